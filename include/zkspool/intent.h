@@ -1,0 +1,55 @@
+// What the spool stores: an intent to make one ZooKeeper path exist with given data (put) or not
+// exist (delete).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace zkspool {
+
+enum class Op : uint8_t {
+  kPut = 1,     // register or update: the node should exist with this data and mode
+  kDelete = 2,  // deregister: the node should not exist
+};
+
+// The kind of ZooKeeper node a put creates. Sequential modes are deliberately absent: a node
+// whose name the server picks cannot be re-created idempotently.
+enum class NodeMode : uint8_t {
+  kEphemeral = 0,          // lives as long as the session; re-created on a new session
+  kPersistent = 1,
+  kContainer = 2,          // removed by the server once its last child is gone
+  kPersistentWithTtl = 3,  // removed by the server after node_ttl_ms without changes or children
+};
+
+// The ACL given to nodes this intent creates.
+enum class AclChoice : uint8_t {
+  kOpen = 0,        // world:anyone, all permissions (ZOO_OPEN_ACL_UNSAFE)
+  kCreatorAll = 1,  // only the authenticated creator (ZOO_CREATOR_ALL_ACL); needs digest auth
+};
+
+const char* OpName(Op op);              // "put", "delete"
+const char* NodeModeName(NodeMode m);   // "ephemeral", "persistent", "container", "persistent-ttl"
+const char* AclChoiceName(AclChoice a); // "open", "creator-all"
+
+struct Intent {
+  Op op = Op::kPut;
+  std::string path;  // absolute ZooKeeper path, e.g. "/services/web/host-1"
+  std::string data;  // node data; empty for a delete
+  NodeMode mode = NodeMode::kEphemeral;
+  AclChoice acl = AclChoice::kOpen;
+  int64_t node_ttl_ms = 0;     // server-side TTL; only with kPersistentWithTtl, else 0
+  int64_t enqueued_at_ms = 0;  // set by Spool::Append: Unix time in milliseconds
+  int64_t expires_at_ms = 0;   // set by Spool::Append from its ttl argument; 0 = never expires
+
+  bool operator==(const Intent&) const = default;
+};
+
+// An intent together with the sequence number the spool gave it.
+struct SpooledIntent {
+  uint64_t seq = 0;
+  Intent intent;
+
+  bool operator==(const SpooledIntent&) const = default;
+};
+
+}  // namespace zkspool

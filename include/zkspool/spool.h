@@ -1,0 +1,178 @@
+// The spool: a durable, ordered write-ahead store of registration intents, kept in an embedded
+// RocksDB database in one directory. Everything a caller registers passes through here before
+// anything is sent to ZooKeeper, so an acknowledged intent survives a crash of this process and,
+// with Durability::kSync, a power cut.
+//
+// The spool is usable on its own: no ZooKeeper is needed to open, append to or read it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "zkspool/intent.h"
+#include "zkspool/status.h"
+
+namespace rocksdb {
+class FileSystem;
+}
+namespace spdlog {
+class logger;
+}
+
+namespace zkspool {
+
+// The on-disk format this build writes. A spool or record of a higher version is refused with
+// StatusCode::kNewerFormat rather than misread.
+inline constexpr uint32_t kSpoolFormatVersion = 1;
+
+// The server rejects requests larger than jute.maxbuffer (0xfffff bytes by default) by dropping
+// the connection; the margin leaves room for the path, the ACL and the request framing.
+inline constexpr size_t kDefaultMaxDataBytes = 1024 * 1024 - 16 * 1024;
+inline constexpr size_t kMaxPathBytes = 4096;
+// ZooKeeper keeps a node's TTL in 40 bits of milliseconds (EphemeralType.TTL).
+inline constexpr int64_t kMaxNodeTtlMs = (int64_t{1} << 40) - 1;
+inline constexpr std::chrono::milliseconds kMaxSpoolTtl = std::chrono::hours(24 * 3650);
+
+enum class Durability {
+  // Append returns after the intent is fsync'd (fdatasync of RocksDB's WAL). Concurrent appends
+  // share one fsync through RocksDB's group commit. Survives kill -9 and power loss.
+  kSync,
+  // Append returns after the intent is written to the OS. Survives a crash of this process, not
+  // a power cut or kernel crash: the last appends before one may be lost.
+  kBuffered,
+};
+
+struct SpoolOptions {
+  // Default: kSync.
+  Durability durability = Durability::kSync;
+  // Append fails with kSpoolFull rather than exceed either limit. Applied and expired intents
+  // free their share. Defaults: one million intents, 1 GiB of encoded records.
+  uint64_t max_pending_intents = 1'000'000;
+  uint64_t max_pending_bytes = uint64_t{1} << 30;
+  // Largest node data an intent may carry. Default: kDefaultMaxDataBytes.
+  size_t max_data_bytes = kDefaultMaxDataBytes;
+  // After this many intents were removed (applied or expired), the removed key range is compacted
+  // so that its tombstones stop costing reads and disk. Default: 10,000.
+  uint64_t compact_after_removed = 10'000;
+  // Where log lines go. Default (null): spdlog's logger named "zkspool", created on stderr if no
+  // logger of that name is registered.
+  std::shared_ptr<spdlog::logger> logger;
+  // The wall clock, in Unix milliseconds, used to stamp and age intents. Default (empty):
+  // std::chrono::system_clock. Tests inject their own.
+  std::function<int64_t()> clock_ms;
+  // The file system RocksDB uses. Default (null): the operating system's. Fault-injection tests
+  // pass a wrapper here.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
+};
+
+struct SpoolStats {
+  uint64_t pending_count = 0;
+  uint64_t pending_bytes = 0;  // encoded size of the pending records
+  uint64_t registered_count = 0;
+  // Age of the oldest pending intent, by the spool's clock; empty when nothing is pending.
+  std::optional<std::chrono::milliseconds> oldest_pending_age;
+  uint64_t next_sequence = 0;  // the sequence number the next Append will get (or higher)
+  uint64_t expired_count = 0;  // intents dropped by Expire over the spool's lifetime
+  uint32_t format_version = kSpoolFormatVersion;
+};
+
+// A ZooKeeper session as the C client identifies it (clientid_t). The password is a secret: no
+// zkspool function prints or logs it.
+struct SessionInfo {
+  int64_t id = 0;
+  std::string password;  // 16 bytes as the server issued it
+
+  bool operator==(const SessionInfo&) const = default;
+};
+
+// Thread-safety: all member functions may be called concurrently from any thread. Appends from
+// concurrent threads are group-committed. MarkApplied, Expire and SaveSession are serialized
+// with each other.
+class Spool {
+ public:
+  // Opens the spool in `dir`, creating the directory (mode 0700) and an empty spool if it does
+  // not exist. Only one process may own a spool at a time.
+  // Errors:
+  //   kSpoolInUse    another process has the spool open (the message names the directory and,
+  //                  where known, the owner's pid and host)
+  //   kInvalidArgument `dir` exists but is not a directory, or is a non-empty directory that is
+  //                  not a spool (nothing is written to it)
+  //   kNewerFormat   the spool was written by a newer format version
+  //   kCorruption    RocksDB or a record failed its checksums
+  //   kIOError       any other file-system or RocksDB failure
+  static Result<std::unique_ptr<Spool>> Open(const std::string& dir, SpoolOptions options = {});
+
+  // Closes the database; the directory lock is released. Pending intents stay on disk.
+  ~Spool();
+
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+
+  // Validates `intent`, stamps enqueued_at_ms with the clock and expires_at_ms with
+  // enqueued_at_ms + ttl (ttl zero: never expires), and stores it durably as options' durability
+  // says. Returns its sequence number: strictly greater than every sequence number this spool
+  // has ever returned, also across crashes and reopening.
+  // Errors (nothing is stored or changed):
+  //   kInvalidArgument  the path breaks ZooKeeper's rules, data is too large or present on a
+  //                     delete, a TTL is out of range; the message names the rule
+  //   kSpoolFull        max_pending_intents or max_pending_bytes would be exceeded
+  //   kIOError          the write failed (disk full, I/O error); with RocksDB the intent may
+  //                     still surface later if the write reached the log before the failure
+  Result<uint64_t> Append(Intent intent, std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
+
+  // Up to `max_count` pending intents with seq >= from_seq, in sequence order. Memory is bounded
+  // by max_count; removed intents below the first pending one are skipped without a scan.
+  // Errors: kCorruption (names the bad key), kIOError.
+  Result<std::vector<SpooledIntent>> ReadPending(uint64_t from_seq, size_t max_count) const;
+
+  // The pending intent with this sequence number. Errors: kNotFound, kCorruption, kIOError.
+  Result<SpooledIntent> GetPending(uint64_t seq) const;
+
+  // Records that the intents `seqs` are applied to ZooKeeper: in one atomic write, deletes them
+  // from the pending set and, in sequence order, upserts each put's node into the registered set
+  // or removes each delete's path from it.
+  // Errors (nothing is changed): kNotFound if any seq is not pending, kCorruption, kIOError.
+  Status MarkApplied(std::span<const uint64_t> seqs);
+
+  // Drops every pending intent whose expires_at_ms is at or before `now_ms` and returns them in
+  // sequence order. The registered set is untouched. Errors: kCorruption, kIOError.
+  Result<std::vector<SpooledIntent>> Expire(int64_t now_ms);
+
+  // Up to `max_count` registered nodes with path > `after_path`, in path order; seq is the
+  // sequence number of the intent that put it. Use "" to start. Errors: kCorruption, kIOError.
+  Result<std::vector<SpooledIntent>> ReadRegistered(std::string_view after_path, size_t max_count) const;
+
+  // The registered node at `path`. Errors: kNotFound, kCorruption, kIOError.
+  Result<SpooledIntent> GetRegistered(std::string_view path) const;
+
+  // Durably records `session` as the current ZooKeeper session and adds its id to the sessions
+  // this spool has owned (the most recent 64 are kept). Errors: kIOError.
+  Status SaveSession(const SessionInfo& session);
+  // The current session, if one was saved. Errors: kCorruption, kIOError.
+  Result<std::optional<SessionInfo>> LoadSession() const;
+  // Ids of every session this spool has owned, oldest first. Errors: kCorruption, kIOError.
+  Result<std::vector<int64_t>> OwnedSessions() const;
+
+  // Counts and ages. Errors: kCorruption, kIOError (reading the oldest pending intent).
+  Result<SpoolStats> Stats() const;
+
+  const std::string& dir() const;
+
+ private:
+  struct Impl;
+  explicit Spool(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Checks `intent` as Append would, with the given limits. Returns kInvalidArgument naming the
+// first broken rule, or OK. Thread-safe.
+Status ValidateIntent(const Intent& intent, std::chrono::milliseconds ttl, size_t max_data_bytes);
+
+}  // namespace zkspool

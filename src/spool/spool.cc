@@ -1,0 +1,511 @@
+#include "zkspool/spool.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "spool/meta_codec.h"
+#include "spool/record_codec.h"
+#include "spool/sequence_key.h"
+#include "spool/spool_directory.h"
+
+namespace zkspool {
+namespace {
+
+constexpr const char* kIntentsFamily = "intents";
+constexpr const char* kRegisteredFamily = "registered";
+constexpr const char* kMetaFamily = "meta";
+constexpr size_t kMaxOwnedSessions = 64;
+
+Status FromRocks(const rocksdb::Status& s, const std::string& context) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsCorruption()) return Status::Corruption(context + ": " + s.ToString());
+  return Status::IOError(context + ": " + s.ToString());
+}
+
+std::shared_ptr<spdlog::logger> DefaultLogger() {
+  if (auto logger = spdlog::get("zkspool")) return logger;
+  try {
+    return spdlog::stderr_color_mt("zkspool");
+  } catch (const spdlog::spdlog_ex&) {  // registered by a concurrent caller meanwhile
+    return spdlog::get("zkspool");
+  }
+}
+
+int64_t SystemClockMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+Result<SpooledIntent> DecodePending(const rocksdb::Slice& key, const rocksdb::Slice& value) {
+  std::optional<uint64_t> seq = ParseSequenceKey(key.ToStringView());
+  if (!seq) return Status::Corruption("intent key of " + std::to_string(key.size()) + " bytes is not a sequence number");
+  Result<SpooledIntent> record = DecodeRecord(value.ToStringView());
+  if (!record.ok()) {
+    return Status(record.status().code() == StatusCode::kNewerFormat
+                      ? Status::NewerFormat("intent " + std::to_string(*seq) + ": " + record.status().message())
+                      : Status::Corruption("intent " + std::to_string(*seq) + ": " + record.status().message()));
+  }
+  if (record->seq != *seq) {
+    return Status::Corruption("intent key " + std::to_string(*seq) + " holds the record of seq " +
+                              std::to_string(record->seq));
+  }
+  return record;
+}
+
+Result<SpooledIntent> DecodeRegistered(std::string_view path, std::string_view value) {
+  Result<SpooledIntent> record = DecodeRecord(value);
+  if (!record.ok()) {
+    std::string message = "registered node " + std::string(path) + ": " + record.status().message();
+    return record.status().code() == StatusCode::kNewerFormat ? Status::NewerFormat(message)
+                                                              : Status::Corruption(message);
+  }
+  return record;
+}
+
+}  // namespace
+
+struct Spool::Impl {
+  std::string dir;
+  SpoolOptions options;
+  std::shared_ptr<spdlog::logger> log;
+  std::unique_ptr<rocksdb::Env> env;  // wraps options.file_system; must outlive db
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::ColumnFamilyHandle* intents = nullptr;
+  rocksdb::ColumnFamilyHandle* registered = nullptr;
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+  rocksdb::WriteOptions write_options;
+
+  mutable std::mutex mu;  // guards the counters and sets below
+  uint64_t next_seq = 1;
+  std::set<uint64_t> in_flight;  // sequence numbers handed out whose write has not returned
+  uint64_t pending_count = 0;
+  uint64_t pending_bytes = 0;
+  uint64_t registered_count = 0;
+  uint64_t expired_count = 0;
+  mutable uint64_t scan_floor = 0;  // no pending intent has a lower sequence number
+
+  // Serializes the read-modify-write operations (MarkApplied, Expire, SaveSession) so that the
+  // sequence floor and counters they persist only grow.
+  std::mutex removal_mu;
+  uint64_t removed_since_compaction = 0;
+
+  ~Impl() {
+    if (!db) return;
+    for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
+    db->Close().PermitUncheckedError();
+    db.reset();
+  }
+
+  int64_t Now() const { return options.clock_ms(); }
+
+  // Below this, every sequence number was handed out and its write has returned.
+  uint64_t SettledBelowLocked() const { return in_flight.empty() ? next_seq : *in_flight.begin(); }
+
+  Status Get(rocksdb::ColumnFamilyHandle* family, std::string_view key, std::string& value, bool& found) const {
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), family, key, &value);
+    found = s.ok();
+    if (s.ok() || s.IsNotFound()) return Status::Ok();
+    return FromRocks(s, "read from spool " + dir);
+  }
+
+  Status Load();
+  Status WriteRemoval(rocksdb::WriteBatch& batch, uint64_t removed, uint64_t removed_bytes,
+                      int64_t registered_delta, uint64_t expired);
+  void MaybeCompactRemoved(uint64_t removed);
+};
+
+Status Spool::Impl::Load() {
+  std::string value;
+  bool found;
+  if (Status s = Get(meta, kMetaFormatVersion, value, found); !s.ok()) return s;
+  if (found) {
+    Result<uint64_t> version = DecodeU64(value, kMetaFormatVersion);
+    if (!version.ok()) return version.status();
+    if (*version > kSpoolFormatVersion) {
+      return Status::NewerFormat("spool " + dir + " has format version " + std::to_string(*version) +
+                                 "; this build supports up to " + std::to_string(kSpoolFormatVersion));
+    }
+  } else {
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    rocksdb::Status s = db->Put(sync, meta, kMetaFormatVersion, EncodeU64(kSpoolFormatVersion));
+    if (!s.ok()) return FromRocks(s, "initialize spool " + dir);
+  }
+  uint64_t floor = 1;
+  if (Status s = Get(meta, kMetaSequenceFloor, value, found); !s.ok()) return s;
+  if (found) {
+    Result<uint64_t> v = DecodeU64(value, kMetaSequenceFloor);
+    if (!v.ok()) return v.status();
+    floor = std::max<uint64_t>(*v, 1);
+  }
+  if (Status s = Get(meta, kMetaExpiredCount, value, found); !s.ok()) return s;
+  if (found) {
+    Result<uint64_t> v = DecodeU64(value, kMetaExpiredCount);
+    if (!v.ok()) return v.status();
+    expired_count = *v;
+  }
+
+  std::optional<uint64_t> first, last;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), intents));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::optional<uint64_t> seq = ParseSequenceKey(it->key().ToStringView());
+    if (!seq) return Status::Corruption("spool " + dir + " has an intent key that is not a sequence number");
+    if (!first) first = seq;
+    last = seq;
+    ++pending_count;
+    pending_bytes += it->value().size();
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scan intents of spool " + dir);
+  next_seq = std::max(floor, last ? *last + 1 : 1);
+  scan_floor = first.value_or(next_seq);
+
+  std::unique_ptr<rocksdb::Iterator> reg(db->NewIterator(rocksdb::ReadOptions(), registered));
+  for (reg->SeekToFirst(); reg->Valid(); reg->Next()) ++registered_count;
+  return FromRocks(reg->status(), "scan registered set of spool " + dir);
+}
+
+Status Spool::Impl::WriteRemoval(rocksdb::WriteBatch& batch, uint64_t removed, uint64_t removed_bytes,
+                                 int64_t registered_delta, uint64_t expired) {
+  uint64_t floor, expired_total;
+  {
+    std::lock_guard lock(mu);
+    floor = next_seq;  // every removed sequence number is below it
+    expired_total = expired_count + expired;
+  }
+  batch.Put(meta, kMetaSequenceFloor, EncodeU64(floor));
+  if (expired > 0) batch.Put(meta, kMetaExpiredCount, EncodeU64(expired_total));
+  rocksdb::Status s = db->Write(write_options, &batch);
+  if (!s.ok()) return FromRocks(s, "update spool " + dir);
+  {
+    std::lock_guard lock(mu);
+    pending_count -= removed;
+    pending_bytes -= removed_bytes;
+    registered_count = static_cast<uint64_t>(static_cast<int64_t>(registered_count) + registered_delta);
+    expired_count = expired_total;
+  }
+  MaybeCompactRemoved(removed);
+  return Status::Ok();
+}
+
+// Removed intents leave tombstones at the head of the key range; compacting that range down to
+// the bottommost level is what actually drops them (a default CompactRange does not).
+void Spool::Impl::MaybeCompactRemoved(uint64_t removed) {
+  removed_since_compaction += removed;
+  if (removed_since_compaction < options.compact_after_removed) return;
+  removed_since_compaction = 0;
+  std::string lower_key;
+  {
+    std::lock_guard lock(mu);
+    lower_key = SequenceKey(scan_floor);
+  }
+  rocksdb::Slice lower(lower_key);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, intents));
+  it->Seek(lower);
+  // Up to the first pending intent, or everything once nothing is pending.
+  std::string end_key = it->Valid() ? it->key().ToString() : SequenceKey(UINT64_MAX);
+  rocksdb::Slice end(end_key);
+  rocksdb::CompactRangeOptions cro;
+  cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  rocksdb::Status s = db->CompactRange(cro, intents, nullptr, &end);
+  if (!s.ok()) log->warn("compaction of removed intents in spool {} failed: {}", dir, s.ToString());
+}
+
+Spool::Spool(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Spool::~Spool() = default;
+
+const std::string& Spool::dir() const { return impl_->dir; }
+
+Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions options) {
+  if (Status s = PrepareSpoolDirectory(dir); !s.ok()) return s;
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  impl->log = options.logger ? options.logger : DefaultLogger();
+  if (!options.clock_ms) options.clock_ms = SystemClockMs;
+  impl->options = std::move(options);
+  impl->write_options.sync = impl->options.durability == Durability::kSync;
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  db_options.max_total_wal_size = 64 << 20;
+  db_options.keep_log_file_num = 2;
+  db_options.max_log_file_size = 1 << 20;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  if (impl->options.file_system) {
+    impl->env = rocksdb::NewCompositeEnv(impl->options.file_system);
+    db_options.env = impl->env.get();
+  }
+  rocksdb::ColumnFamilyOptions family_options;
+  family_options.write_buffer_size = 16 << 20;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, family_options},
+      {kIntentsFamily, family_options},
+      {kRegisteredFamily, family_options},
+      {kMetaFamily, family_options},
+  };
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, dir, families, &impl->handles, &raw);
+  if (!s.ok()) {
+    if (s.IsIOError() && s.ToString().find("lock hold by current process") != std::string::npos) {
+      return Status::SpoolInUse("spool " + dir + " is already open in this process (" + s.ToString() + ")");
+    }
+    if (s.IsIOError() && s.ToString().find("While lock file") != std::string::npos) {
+      std::string owner = ReadOwner(dir);
+      return Status::SpoolInUse("spool " + dir + " is in use by another process" +
+                                (owner.empty() ? "" : " (" + owner + ")") + ": it is locked (" + s.ToString() + ")");
+    }
+    return FromRocks(s, "open spool " + dir);
+  }
+  impl->db.reset(raw);
+  impl->intents = impl->handles[1];
+  impl->registered = impl->handles[2];
+  impl->meta = impl->handles[3];
+  WriteOwner(dir);
+  if (Status loaded = impl->Load(); !loaded.ok()) return loaded;
+  impl->log->info("opened spool {}: {} pending, {} registered, next seq {}", dir, impl->pending_count,
+                  impl->registered_count, impl->next_seq);
+  return std::unique_ptr<Spool>(new Spool(std::move(impl)));
+}
+
+Result<uint64_t> Spool::Append(Intent intent, std::chrono::milliseconds ttl) {
+  Impl& d = *impl_;
+  if (Status s = ValidateIntent(intent, ttl, d.options.max_data_bytes); !s.ok()) return s;
+  intent.enqueued_at_ms = d.Now();
+  intent.expires_at_ms = ttl.count() > 0 ? intent.enqueued_at_ms + ttl.count() : 0;
+  const uint64_t size = EncodedRecordSize(intent);
+  uint64_t seq;
+  {
+    std::lock_guard lock(d.mu);
+    if (d.pending_count + 1 > d.options.max_pending_intents) {
+      return Status::SpoolFull("spool " + d.dir + " holds " + std::to_string(d.pending_count) +
+                               " pending intents, the limit (max_pending_intents)");
+    }
+    if (d.pending_bytes + size > d.options.max_pending_bytes) {
+      return Status::SpoolFull("spool " + d.dir + " holds " + std::to_string(d.pending_bytes) +
+                               " bytes of pending intents; " + std::to_string(size) +
+                               " more would pass the limit (max_pending_bytes " +
+                               std::to_string(d.options.max_pending_bytes) + ")");
+    }
+    seq = d.next_seq++;
+    ++d.pending_count;
+    d.pending_bytes += size;
+    d.in_flight.insert(seq);
+  }
+  rocksdb::Status s = d.db->Put(d.write_options, d.intents, SequenceKey(seq), EncodeRecord({seq, std::move(intent)}));
+  {
+    std::lock_guard lock(d.mu);
+    d.in_flight.erase(seq);
+    if (!s.ok()) {
+      --d.pending_count;
+      d.pending_bytes -= size;
+    }
+  }
+  if (!s.ok()) {
+    d.log->error("append to spool {} failed: {}", d.dir, s.ToString());
+    return FromRocks(s, "append to spool " + d.dir);
+  }
+  return seq;
+}
+
+Result<std::vector<SpooledIntent>> Spool::ReadPending(uint64_t from_seq, size_t max_count) const {
+  Impl& d = *impl_;
+  uint64_t floor, settled_below;
+  {
+    std::lock_guard lock(d.mu);
+    floor = d.scan_floor;
+    settled_below = d.SettledBelowLocked();
+  }
+  const uint64_t start = std::max(from_seq, floor);
+  std::string lower_key = SequenceKey(start);
+  rocksdb::Slice lower(lower_key);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lower;
+  std::unique_ptr<rocksdb::Iterator> it(d.db->NewIterator(ro, d.intents));
+  it->Seek(lower);
+  std::vector<SpooledIntent> out;
+  std::optional<uint64_t> first_seen;
+  for (; it->Valid() && out.size() < max_count; it->Next()) {
+    Result<SpooledIntent> record = DecodePending(it->key(), it->value());
+    if (!record.ok()) return record.status();
+    if (!first_seen) first_seen = record->seq;
+    out.push_back(std::move(record).value());
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read pending intents of spool " + d.dir);
+  if (start == floor && (first_seen || !it->Valid())) {
+    // Nothing below what we saw can appear later unless its write was still in flight.
+    std::lock_guard lock(d.mu);
+    d.scan_floor = std::max(d.scan_floor, std::min(first_seen.value_or(settled_below), settled_below));
+  }
+  return out;
+}
+
+Result<SpooledIntent> Spool::GetPending(uint64_t seq) const {
+  std::string value;
+  bool found;
+  if (Status s = impl_->Get(impl_->intents, SequenceKey(seq), value, found); !s.ok()) return s;
+  if (!found) return Status::NotFound("intent " + std::to_string(seq) + " is not pending");
+  std::string key = SequenceKey(seq);
+  return DecodePending(key, value);
+}
+
+Status Spool::MarkApplied(std::span<const uint64_t> seqs) {
+  Impl& d = *impl_;
+  std::vector<uint64_t> sorted(seqs.begin(), seqs.end());
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  if (sorted.empty()) return Status::Ok();
+
+  std::lock_guard removal(d.removal_mu);
+  rocksdb::WriteBatch batch;
+  std::map<std::string, bool> path_registered;  // as this batch leaves it
+  int64_t registered_delta = 0;
+  uint64_t removed_bytes = 0;
+  for (uint64_t seq : sorted) {
+    std::string key = SequenceKey(seq), value;
+    bool found;
+    if (Status s = d.Get(d.intents, key, value, found); !s.ok()) return s;
+    if (!found) return Status::NotFound("intent " + std::to_string(seq) + " is not pending");
+    Result<SpooledIntent> record = DecodePending(key, value);
+    if (!record.ok()) return record.status();
+    batch.Delete(d.intents, key);
+    removed_bytes += value.size();
+
+    const std::string& path = record->intent.path;
+    auto known = path_registered.find(path);
+    if (known == path_registered.end()) {
+      std::string ignored;
+      bool exists;
+      if (Status s = d.Get(d.registered, path, ignored, exists); !s.ok()) return s;
+      known = path_registered.emplace(path, exists).first;
+    }
+    if (record->intent.op == Op::kPut) {
+      batch.Put(d.registered, path, value);
+      if (!known->second) ++registered_delta;
+      known->second = true;
+    } else if (known->second) {
+      batch.Delete(d.registered, path);
+      --registered_delta;
+      known->second = false;
+    }
+  }
+  return d.WriteRemoval(batch, sorted.size(), removed_bytes, registered_delta, 0);
+}
+
+Result<std::vector<SpooledIntent>> Spool::Expire(int64_t now_ms) {
+  Impl& d = *impl_;
+  std::lock_guard removal(d.removal_mu);
+  std::vector<SpooledIntent> expired;
+  rocksdb::WriteBatch batch;
+  uint64_t removed_bytes = 0;
+  uint64_t from = 0;
+  constexpr size_t kChunk = 1024;
+  for (;;) {
+    Result<std::vector<SpooledIntent>> chunk = ReadPending(from, kChunk);
+    if (!chunk.ok()) return chunk.status();
+    for (SpooledIntent& record : *chunk) {
+      if (record.intent.expires_at_ms == 0 || record.intent.expires_at_ms > now_ms) continue;
+      batch.Delete(d.intents, SequenceKey(record.seq));
+      removed_bytes += EncodedRecordSize(record.intent);
+      expired.push_back(std::move(record));
+    }
+    if (chunk->size() < kChunk) break;
+    from = chunk->back().seq + 1;
+  }
+  if (expired.empty()) return expired;
+  if (Status s = d.WriteRemoval(batch, expired.size(), removed_bytes, 0, expired.size()); !s.ok()) return s;
+  d.log->warn("spool {}: dropped {} expired intents (seq {} .. {})", d.dir, expired.size(), expired.front().seq,
+              expired.back().seq);
+  return expired;
+}
+
+Result<std::vector<SpooledIntent>> Spool::ReadRegistered(std::string_view after_path, size_t max_count) const {
+  Impl& d = *impl_;
+  std::unique_ptr<rocksdb::Iterator> it(d.db->NewIterator(rocksdb::ReadOptions(), d.registered));
+  std::vector<SpooledIntent> out;
+  for (it->Seek(after_path); it->Valid() && out.size() < max_count; it->Next()) {
+    if (it->key().ToStringView() == after_path) continue;
+    Result<SpooledIntent> record = DecodeRegistered(it->key().ToStringView(), it->value().ToStringView());
+    if (!record.ok()) return record.status();
+    out.push_back(std::move(record).value());
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read registered set of spool " + d.dir);
+  return out;
+}
+
+Result<SpooledIntent> Spool::GetRegistered(std::string_view path) const {
+  std::string value;
+  bool found;
+  if (Status s = impl_->Get(impl_->registered, path, value, found); !s.ok()) return s;
+  if (!found) return Status::NotFound("path " + std::string(path) + " is not registered");
+  return DecodeRegistered(path, value);
+}
+
+Status Spool::SaveSession(const SessionInfo& session) {
+  Impl& d = *impl_;
+  std::lock_guard removal(d.removal_mu);
+  Result<std::vector<int64_t>> owned = OwnedSessions();
+  if (!owned.ok()) return owned.status();
+  if (std::find(owned->begin(), owned->end(), session.id) == owned->end()) owned->push_back(session.id);
+  if (owned->size() > kMaxOwnedSessions) owned->erase(owned->begin(), owned->end() - kMaxOwnedSessions);
+  rocksdb::WriteBatch batch;
+  batch.Put(d.meta, kMetaSession, EncodeSession(session));
+  batch.Put(d.meta, kMetaOwnedSessions, EncodeSessionIds(*owned));
+  rocksdb::WriteOptions sync;
+  sync.sync = true;  // a lost session id would make our own stale ephemerals look foreign
+  return FromRocks(d.db->Write(sync, &batch), "save session in spool " + d.dir);
+}
+
+Result<std::optional<SessionInfo>> Spool::LoadSession() const {
+  std::string value;
+  bool found;
+  if (Status s = impl_->Get(impl_->meta, kMetaSession, value, found); !s.ok()) return s;
+  if (!found) return std::optional<SessionInfo>();
+  Result<SessionInfo> session = DecodeSession(value);
+  if (!session.ok()) return session.status();
+  return std::optional<SessionInfo>(std::move(session).value());
+}
+
+Result<std::vector<int64_t>> Spool::OwnedSessions() const {
+  std::string value;
+  bool found;
+  if (Status s = impl_->Get(impl_->meta, kMetaOwnedSessions, value, found); !s.ok()) return s;
+  if (!found) return std::vector<int64_t>();
+  return DecodeSessionIds(value);
+}
+
+Result<SpoolStats> Spool::Stats() const {
+  Impl& d = *impl_;
+  SpoolStats stats;
+  {
+    std::lock_guard lock(d.mu);
+    stats.pending_count = d.pending_count;
+    stats.pending_bytes = d.pending_bytes;
+    stats.registered_count = d.registered_count;
+    stats.next_sequence = d.next_seq;
+    stats.expired_count = d.expired_count;
+  }
+  Result<std::vector<SpooledIntent>> oldest = ReadPending(0, 1);
+  if (!oldest.ok()) return oldest.status();
+  if (!oldest->empty()) {
+    int64_t age = d.Now() - oldest->front().intent.enqueued_at_ms;
+    stats.oldest_pending_age = std::chrono::milliseconds(std::max<int64_t>(age, 0));
+  }
+  return stats;
+}
+
+}  // namespace zkspool
