@@ -8,6 +8,8 @@ if(ZooKeeperMt_FOUND AND NOT TARGET ZooKeeperMt::zookeeper_mt)
   add_library(ZooKeeperMt::zookeeper_mt UNKNOWN IMPORTED)
   set_target_properties(ZooKeeperMt::zookeeper_mt PROPERTIES
     IMPORTED_LOCATION "${ZooKeeperMt_LIBRARY}"
-    INTERFACE_INCLUDE_DIRECTORIES "${ZooKeeperMt_INCLUDE_DIR}")
+    INTERFACE_INCLUDE_DIRECTORIES "${ZooKeeperMt_INCLUDE_DIR}"
+    # The multi-threaded library's synchronous API is declared only under THREADED.
+    INTERFACE_COMPILE_DEFINITIONS THREADED)
 endif()
 mark_as_advanced(ZooKeeperMt_INCLUDE_DIR ZooKeeperMt_LIBRARY)

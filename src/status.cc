@@ -12,6 +12,7 @@ const char* StatusCodeName(StatusCode code) {
     case StatusCode::kCorruption: return "corruption";
     case StatusCode::kNewerFormat: return "newer format";
     case StatusCode::kIOError: return "I/O error";
+    case StatusCode::kTimedOut: return "timed out";
   }
   return "unknown";
 }

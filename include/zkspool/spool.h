@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -80,6 +81,7 @@ struct SpoolStats {
   std::optional<std::chrono::milliseconds> oldest_pending_age;
   uint64_t next_sequence = 0;  // the sequence number the next Append will get (or higher)
   uint64_t expired_count = 0;  // intents dropped by Expire over the spool's lifetime
+  uint64_t failed_count = 0;   // intents parked by MarkFailed and still in the failed set
   uint32_t format_version = kSpoolFormatVersion;
 };
 
@@ -92,8 +94,13 @@ struct SessionInfo {
   bool operator==(const SessionInfo&) const = default;
 };
 
+struct FailedIntent {
+  SpooledIntent record;
+  std::string reason;
+};
+
 // Thread-safety: all member functions may be called concurrently from any thread. Appends from
-// concurrent threads are group-committed. MarkApplied, Expire and SaveSession are serialized
+// concurrent threads are group-committed. MarkApplied, MarkFailed, Expire and SaveSession are serialized
 // with each other.
 class Spool {
  public:
@@ -128,7 +135,9 @@ class Spool {
   Result<uint64_t> Append(Intent intent, std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
 
   // Up to `max_count` pending intents with seq >= from_seq, in sequence order. Memory is bounded
-  // by max_count; removed intents below the first pending one are skipped without a scan.
+  // by max_count; removed intents below the first pending one are skipped without a scan. Stops
+  // below any Append still in progress, so a cursor (from_seq = last seq read + 1) never skips
+  // an intent that lands late.
   // Errors: kCorruption (names the bad key), kIOError.
   Result<std::vector<SpooledIntent>> ReadPending(uint64_t from_seq, size_t max_count) const;
 
@@ -141,9 +150,20 @@ class Spool {
   // Errors (nothing is changed): kNotFound if any seq is not pending, kCorruption, kIOError.
   Status MarkApplied(std::span<const uint64_t> seqs);
 
-  // Drops every pending intent whose expires_at_ms is at or before `now_ms` and returns them in
-  // sequence order. The registered set is untouched. Errors: kCorruption, kIOError.
-  Result<std::vector<SpooledIntent>> Expire(int64_t now_ms);
+  // Drops every pending intent whose expires_at_ms is at or before `now_ms`, except those in
+  // `keep` (intents the caller is applying right now), and returns them in sequence order. The
+  // registered set is untouched. Errors: kCorruption, kIOError.
+  Result<std::vector<SpooledIntent>> Expire(int64_t now_ms, const std::set<uint64_t>& keep = {});
+
+  // Parks the pending intents `seqs` as failed with `reason` (an error that retrying cannot fix,
+  // such as ZNOAUTH): in one atomic write they leave the pending set and enter the failed set,
+  // where operators see them. The registered set is untouched.
+  // Errors (nothing is changed): kNotFound if any seq is not pending, kCorruption, kIOError.
+  Status MarkFailed(std::span<const uint64_t> seqs, std::string_view reason);
+
+  // Up to `max_count` failed intents with seq >= from_seq, in sequence order.
+  // Errors: kCorruption, kIOError.
+  Result<std::vector<FailedIntent>> ReadFailed(uint64_t from_seq, size_t max_count) const;
 
   // Up to `max_count` registered nodes with path > `after_path`, in path order; seq is the
   // sequence number of the intent that put it. Use "" to start. Errors: kCorruption, kIOError.

@@ -18,6 +18,7 @@ enum class StatusCode {
   kCorruption,       // a stored record or file failed its checks
   kNewerFormat,      // the spool or a record was written by a newer zkspool
   kIOError,          // the file system or RocksDB failed
+  kTimedOut,         // a wait ran out of time; nothing failed
 };
 
 // Short lower-case name of a code, e.g. "spool full".
@@ -37,6 +38,7 @@ class [[nodiscard]] Status {
   static Status Corruption(std::string message) { return {StatusCode::kCorruption, std::move(message)}; }
   static Status NewerFormat(std::string message) { return {StatusCode::kNewerFormat, std::move(message)}; }
   static Status IOError(std::string message) { return {StatusCode::kIOError, std::move(message)}; }
+  static Status TimedOut(std::string message) { return {StatusCode::kTimedOut, std::move(message)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

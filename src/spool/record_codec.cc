@@ -72,4 +72,23 @@ Result<SpooledIntent> DecodeRecord(std::string_view bytes) {
   return record;
 }
 
+std::string EncodeFailed(std::string_view record_bytes, std::string_view reason) {
+  std::string out;
+  PutLengthPrefixed(out, record_bytes);
+  out.append(reason);
+  return out;
+}
+
+Result<FailedIntent> DecodeFailed(std::string_view bytes) {
+  ByteReader reader(bytes);
+  std::string record_bytes;
+  if (!reader.ReadLengthPrefixed(record_bytes)) return Status::Corruption("failed record is truncated");
+  Result<SpooledIntent> record = DecodeRecord(record_bytes);
+  if (!record.ok()) return record.status();
+  FailedIntent failed;
+  failed.record = std::move(record).value();
+  failed.reason = std::string(bytes.substr(4 + record_bytes.size()));
+  return failed;
+}
+
 }  // namespace zkspool

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "zkspool/intent.h"
+#include "zkspool/spool.h"
 #include "zkspool/status.h"
 
 namespace zkspool {
@@ -26,5 +27,9 @@ size_t EncodedRecordSize(const Intent& intent);
 // Errors: kCorruption (bad checksum, truncated, out-of-range field, trailing bytes),
 // kNewerFormat (valid checksum, version above kRecordFormatVersion).
 Result<SpooledIntent> DecodeRecord(std::string_view bytes);
+
+// A parked failed intent: its record, length-prefixed, then the reason.
+std::string EncodeFailed(std::string_view record_bytes, std::string_view reason);
+Result<FailedIntent> DecodeFailed(std::string_view bytes);
 
 }  // namespace zkspool

@@ -5,7 +5,6 @@
 #include <rocksdb/file_system.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <mutex>
 #include <set>
 
+#include "log.h"
 #include "spool/meta_codec.h"
 #include "spool/record_codec.h"
 #include "spool/sequence_key.h"
@@ -25,21 +25,13 @@ namespace {
 constexpr const char* kIntentsFamily = "intents";
 constexpr const char* kRegisteredFamily = "registered";
 constexpr const char* kMetaFamily = "meta";
+constexpr const char* kFailedFamily = "failed";
 constexpr size_t kMaxOwnedSessions = 64;
 
 Status FromRocks(const rocksdb::Status& s, const std::string& context) {
   if (s.ok()) return Status::Ok();
   if (s.IsCorruption()) return Status::Corruption(context + ": " + s.ToString());
   return Status::IOError(context + ": " + s.ToString());
-}
-
-std::shared_ptr<spdlog::logger> DefaultLogger() {
-  if (auto logger = spdlog::get("zkspool")) return logger;
-  try {
-    return spdlog::stderr_color_mt("zkspool");
-  } catch (const spdlog::spdlog_ex&) {  // registered by a concurrent caller meanwhile
-    return spdlog::get("zkspool");
-  }
 }
 
 int64_t SystemClockMs() {
@@ -85,6 +77,7 @@ struct Spool::Impl {
   rocksdb::ColumnFamilyHandle* intents = nullptr;
   rocksdb::ColumnFamilyHandle* registered = nullptr;
   rocksdb::ColumnFamilyHandle* meta = nullptr;
+  rocksdb::ColumnFamilyHandle* failed = nullptr;
   rocksdb::WriteOptions write_options;
 
   mutable std::mutex mu;  // guards the counters and sets below
@@ -94,6 +87,7 @@ struct Spool::Impl {
   uint64_t pending_bytes = 0;
   uint64_t registered_count = 0;
   uint64_t expired_count = 0;
+  uint64_t failed_count = 0;
   mutable uint64_t scan_floor = 0;  // no pending intent has a lower sequence number
 
   // Serializes the read-modify-write operations (MarkApplied, Expire, SaveSession) so that the
@@ -121,8 +115,17 @@ struct Spool::Impl {
   }
 
   Status Load();
-  Status WriteRemoval(rocksdb::WriteBatch& batch, uint64_t removed, uint64_t removed_bytes,
-                      int64_t registered_delta, uint64_t expired);
+  struct Removal {
+    uint64_t count = 0;
+    uint64_t bytes = 0;
+    int64_t registered_delta = 0;
+    uint64_t expired = 0;
+    uint64_t failed = 0;
+  };
+  Status WriteRemoval(rocksdb::WriteBatch& batch, const Removal& removal);
+  // Reads the pending records `seqs` (sorted, unique) and adds their deletion to `batch`.
+  Status CollectPending(std::span<const uint64_t> seqs, rocksdb::WriteBatch& batch, std::vector<SpooledIntent>& records,
+                        std::vector<std::string>& values, Removal& removal);
   void MaybeCompactRemoved(uint64_t removed);
 };
 
@@ -173,29 +176,51 @@ Status Spool::Impl::Load() {
 
   std::unique_ptr<rocksdb::Iterator> reg(db->NewIterator(rocksdb::ReadOptions(), registered));
   for (reg->SeekToFirst(); reg->Valid(); reg->Next()) ++registered_count;
-  return FromRocks(reg->status(), "scan registered set of spool " + dir);
+  if (!reg->status().ok()) return FromRocks(reg->status(), "scan registered set of spool " + dir);
+  std::unique_ptr<rocksdb::Iterator> parked(db->NewIterator(rocksdb::ReadOptions(), failed));
+  for (parked->SeekToFirst(); parked->Valid(); parked->Next()) ++failed_count;
+  return FromRocks(parked->status(), "scan failed set of spool " + dir);
 }
 
-Status Spool::Impl::WriteRemoval(rocksdb::WriteBatch& batch, uint64_t removed, uint64_t removed_bytes,
-                                 int64_t registered_delta, uint64_t expired) {
+Status Spool::Impl::WriteRemoval(rocksdb::WriteBatch& batch, const Removal& removal) {
   uint64_t floor, expired_total;
   {
     std::lock_guard lock(mu);
     floor = next_seq;  // every removed sequence number is below it
-    expired_total = expired_count + expired;
+    expired_total = expired_count + removal.expired;
   }
   batch.Put(meta, kMetaSequenceFloor, EncodeU64(floor));
-  if (expired > 0) batch.Put(meta, kMetaExpiredCount, EncodeU64(expired_total));
+  if (removal.expired > 0) batch.Put(meta, kMetaExpiredCount, EncodeU64(expired_total));
   rocksdb::Status s = db->Write(write_options, &batch);
   if (!s.ok()) return FromRocks(s, "update spool " + dir);
   {
     std::lock_guard lock(mu);
-    pending_count -= removed;
-    pending_bytes -= removed_bytes;
-    registered_count = static_cast<uint64_t>(static_cast<int64_t>(registered_count) + registered_delta);
+    pending_count -= removal.count;
+    pending_bytes -= removal.bytes;
+    registered_count = static_cast<uint64_t>(static_cast<int64_t>(registered_count) + removal.registered_delta);
     expired_count = expired_total;
+    failed_count += removal.failed;
   }
-  MaybeCompactRemoved(removed);
+  MaybeCompactRemoved(removal.count);
+  return Status::Ok();
+}
+
+Status Spool::Impl::CollectPending(std::span<const uint64_t> seqs, rocksdb::WriteBatch& batch,
+                                   std::vector<SpooledIntent>& records, std::vector<std::string>& values,
+                                   Removal& removal) {
+  for (uint64_t seq : seqs) {
+    std::string key = SequenceKey(seq), value;
+    bool found;
+    if (Status s = Get(intents, key, value, found); !s.ok()) return s;
+    if (!found) return Status::NotFound("intent " + std::to_string(seq) + " is not pending");
+    Result<SpooledIntent> record = DecodePending(key, value);
+    if (!record.ok()) return record.status();
+    batch.Delete(intents, key);
+    ++removal.count;
+    removal.bytes += value.size();
+    records.push_back(std::move(record).value());
+    values.push_back(std::move(value));
+  }
   return Status::Ok();
 }
 
@@ -233,7 +258,7 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
   if (Status s = PrepareSpoolDirectory(dir); !s.ok()) return s;
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
-  impl->log = options.logger ? options.logger : DefaultLogger();
+  impl->log = LoggerOrDefault(options.logger);
   if (!options.clock_ms) options.clock_ms = SystemClockMs;
   impl->options = std::move(options);
   impl->write_options.sync = impl->options.durability == Durability::kSync;
@@ -257,6 +282,7 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
       {kIntentsFamily, family_options},
       {kRegisteredFamily, family_options},
       {kMetaFamily, family_options},
+      {kFailedFamily, family_options},
   };
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir, families, &impl->handles, &raw);
@@ -275,6 +301,7 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
   impl->intents = impl->handles[1];
   impl->registered = impl->handles[2];
   impl->meta = impl->handles[3];
+  impl->failed = impl->handles[4];
   WriteOwner(dir);
   if (Status loaded = impl->Load(); !loaded.ok()) return loaded;
   impl->log->info("opened spool {}: {} pending, {} registered, next seq {}", dir, impl->pending_count,
@@ -343,6 +370,8 @@ Result<std::vector<SpooledIntent>> Spool::ReadPending(uint64_t from_seq, size_t 
     Result<SpooledIntent> record = DecodePending(it->key(), it->value());
     if (!record.ok()) return record.status();
     if (!first_seen) first_seen = record->seq;
+    // An append below this one may still land: stop, so a caller's cursor never skips it.
+    if (record->seq >= settled_below) break;
     out.push_back(std::move(record).value());
   }
   if (!it->status().ok()) return FromRocks(it->status(), "read pending intents of spool " + d.dir);
@@ -363,29 +392,29 @@ Result<SpooledIntent> Spool::GetPending(uint64_t seq) const {
   return DecodePending(key, value);
 }
 
-Status Spool::MarkApplied(std::span<const uint64_t> seqs) {
-  Impl& d = *impl_;
+namespace {
+std::vector<uint64_t> SortedUnique(std::span<const uint64_t> seqs) {
   std::vector<uint64_t> sorted(seqs.begin(), seqs.end());
   std::sort(sorted.begin(), sorted.end());
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  return sorted;
+}
+}  // namespace
+
+Status Spool::MarkApplied(std::span<const uint64_t> seqs) {
+  Impl& d = *impl_;
+  std::vector<uint64_t> sorted = SortedUnique(seqs);
   if (sorted.empty()) return Status::Ok();
 
-  std::lock_guard removal(d.removal_mu);
+  std::lock_guard removal_lock(d.removal_mu);
   rocksdb::WriteBatch batch;
+  std::vector<SpooledIntent> records;
+  std::vector<std::string> values;
+  Impl::Removal removal;
+  if (Status s = d.CollectPending(sorted, batch, records, values, removal); !s.ok()) return s;
   std::map<std::string, bool> path_registered;  // as this batch leaves it
-  int64_t registered_delta = 0;
-  uint64_t removed_bytes = 0;
-  for (uint64_t seq : sorted) {
-    std::string key = SequenceKey(seq), value;
-    bool found;
-    if (Status s = d.Get(d.intents, key, value, found); !s.ok()) return s;
-    if (!found) return Status::NotFound("intent " + std::to_string(seq) + " is not pending");
-    Result<SpooledIntent> record = DecodePending(key, value);
-    if (!record.ok()) return record.status();
-    batch.Delete(d.intents, key);
-    removed_bytes += value.size();
-
-    const std::string& path = record->intent.path;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const std::string& path = records[i].intent.path;
     auto known = path_registered.find(path);
     if (known == path_registered.end()) {
       std::string ignored;
@@ -393,41 +422,77 @@ Status Spool::MarkApplied(std::span<const uint64_t> seqs) {
       if (Status s = d.Get(d.registered, path, ignored, exists); !s.ok()) return s;
       known = path_registered.emplace(path, exists).first;
     }
-    if (record->intent.op == Op::kPut) {
-      batch.Put(d.registered, path, value);
-      if (!known->second) ++registered_delta;
+    if (records[i].intent.op == Op::kPut) {
+      batch.Put(d.registered, path, values[i]);
+      if (!known->second) ++removal.registered_delta;
       known->second = true;
     } else if (known->second) {
       batch.Delete(d.registered, path);
-      --registered_delta;
+      --removal.registered_delta;
       known->second = false;
     }
   }
-  return d.WriteRemoval(batch, sorted.size(), removed_bytes, registered_delta, 0);
+  return d.WriteRemoval(batch, removal);
 }
 
-Result<std::vector<SpooledIntent>> Spool::Expire(int64_t now_ms) {
+Status Spool::MarkFailed(std::span<const uint64_t> seqs, std::string_view reason) {
   Impl& d = *impl_;
-  std::lock_guard removal(d.removal_mu);
+  std::vector<uint64_t> sorted = SortedUnique(seqs);
+  if (sorted.empty()) return Status::Ok();
+
+  std::lock_guard removal_lock(d.removal_mu);
+  rocksdb::WriteBatch batch;
+  std::vector<SpooledIntent> records;
+  std::vector<std::string> values;
+  Impl::Removal removal;
+  if (Status s = d.CollectPending(sorted, batch, records, values, removal); !s.ok()) return s;
+  for (size_t i = 0; i < records.size(); ++i) {
+    batch.Put(d.failed, SequenceKey(records[i].seq), EncodeFailed(values[i], reason));
+  }
+  removal.failed = records.size();
+  if (Status s = d.WriteRemoval(batch, removal); !s.ok()) return s;
+  d.log->error("spool {}: parked {} intents as failed (seq {} .. {}): {}", d.dir, records.size(), sorted.front(),
+               sorted.back(), reason);
+  return Status::Ok();
+}
+
+Result<std::vector<FailedIntent>> Spool::ReadFailed(uint64_t from_seq, size_t max_count) const {
+  Impl& d = *impl_;
+  std::string lower_key = SequenceKey(from_seq);
+  std::unique_ptr<rocksdb::Iterator> it(d.db->NewIterator(rocksdb::ReadOptions(), d.failed));
+  std::vector<FailedIntent> out;
+  for (it->Seek(lower_key); it->Valid() && out.size() < max_count; it->Next()) {
+    Result<FailedIntent> failed = DecodeFailed(it->value().ToStringView());
+    if (!failed.ok()) return Status::Corruption("failed intent: " + failed.status().message());
+    out.push_back(std::move(failed).value());
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read failed intents of spool " + d.dir);
+  return out;
+}
+
+Result<std::vector<SpooledIntent>> Spool::Expire(int64_t now_ms, const std::set<uint64_t>& keep) {
+  Impl& d = *impl_;
+  std::lock_guard removal_lock(d.removal_mu);
   std::vector<SpooledIntent> expired;
   rocksdb::WriteBatch batch;
-  uint64_t removed_bytes = 0;
+  Impl::Removal removal;
   uint64_t from = 0;
   constexpr size_t kChunk = 1024;
   for (;;) {
     Result<std::vector<SpooledIntent>> chunk = ReadPending(from, kChunk);
     if (!chunk.ok()) return chunk.status();
     for (SpooledIntent& record : *chunk) {
-      if (record.intent.expires_at_ms == 0 || record.intent.expires_at_ms > now_ms) continue;
+      if (record.intent.expires_at_ms == 0 || record.intent.expires_at_ms > now_ms || keep.count(record.seq)) continue;
       batch.Delete(d.intents, SequenceKey(record.seq));
-      removed_bytes += EncodedRecordSize(record.intent);
+      removal.bytes += EncodedRecordSize(record.intent);
       expired.push_back(std::move(record));
     }
     if (chunk->size() < kChunk) break;
     from = chunk->back().seq + 1;
   }
   if (expired.empty()) return expired;
-  if (Status s = d.WriteRemoval(batch, expired.size(), removed_bytes, 0, expired.size()); !s.ok()) return s;
+  removal.count = removal.expired = expired.size();
+  if (Status s = d.WriteRemoval(batch, removal); !s.ok()) return s;
   d.log->warn("spool {}: dropped {} expired intents (seq {} .. {})", d.dir, expired.size(), expired.front().seq,
               expired.back().seq);
   return expired;
@@ -457,7 +522,7 @@ Result<SpooledIntent> Spool::GetRegistered(std::string_view path) const {
 
 Status Spool::SaveSession(const SessionInfo& session) {
   Impl& d = *impl_;
-  std::lock_guard removal(d.removal_mu);
+  std::lock_guard removal_lock(d.removal_mu);
   Result<std::vector<int64_t>> owned = OwnedSessions();
   if (!owned.ok()) return owned.status();
   if (std::find(owned->begin(), owned->end(), session.id) == owned->end()) owned->push_back(session.id);
@@ -498,6 +563,7 @@ Result<SpoolStats> Spool::Stats() const {
     stats.registered_count = d.registered_count;
     stats.next_sequence = d.next_seq;
     stats.expired_count = d.expired_count;
+    stats.failed_count = d.failed_count;
   }
   Result<std::vector<SpooledIntent>> oldest = ReadPending(0, 1);
   if (!oldest.ok()) return oldest.status();

@@ -1,6 +1,7 @@
 // Child of spool_crash_test: opens the spool, then appends (and now and then marks applied) until
 // it is killed. After each acknowledged operation it reports it on stdout, one line per write(2)
 // so the parent never sees half a line:
+//   O                                the spool is open
 //   A <seq> <P|D> <path> <data hex>  Append of a put (P) or delete (D) returned this seq
 //   m <seq> <seq> <seq>              about to MarkApplied these (the kill may land in between)
 //   M <seq> <seq> <seq>              MarkApplied of these returned OK
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "open failed: %s\n", spool.status().ToString().c_str());
     return 1;
   }
+  Report("O");
   std::mt19937_64 rng(std::stoull(argv[3]));
   std::deque<uint64_t> mine;
   for (uint64_t i = 0;; ++i) {

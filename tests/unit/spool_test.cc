@@ -293,6 +293,41 @@ TEST_F(SpoolTest, ExpireDropsOnlyDueIntentsAndCountsThemDurably) {
   EXPECT_EQ(MustStats(*reopened).pending_count, 2u);
 }
 
+TEST_F(SpoolTest, ExpireKeepsIntentsTheCallerIsApplying) {
+  auto spool = OpenSpool();
+  uint64_t busy = MustAppend(*spool, Put("/a", "x"), milliseconds{1});
+  uint64_t idle = MustAppend(*spool, Put("/b", "x"), milliseconds{1});
+  auto dropped = spool->Expire(now_ms_ + 1, {busy});
+  ASSERT_TRUE(dropped.ok());
+  ASSERT_EQ(dropped->size(), 1u);
+  EXPECT_EQ((*dropped)[0].seq, idle);
+  EXPECT_TRUE(spool->GetPending(busy).ok());
+}
+
+TEST_F(SpoolTest, MarkFailedParksIntentsWithTheirReason) {
+  {
+    auto spool = OpenSpool();
+    uint64_t a = MustAppend(*spool, Put("/a", "x"));
+    uint64_t b = MustAppend(*spool, Put("/b", "y"));
+    std::vector<uint64_t> seqs = {a};
+    ASSERT_TRUE(spool->MarkFailed(seqs, "create of /a failed: not authenticated").ok());
+    std::vector<uint64_t> unknown = {b, 99};
+    EXPECT_EQ(spool->MarkFailed(unknown, "x").ToString(), "not found: intent 99 is not pending");
+    EXPECT_EQ(AllPending(*spool).size(), 1u);
+  }
+  auto spool = OpenSpool();
+  auto failed = spool->ReadFailed(0, 10);
+  ASSERT_TRUE(failed.ok());
+  ASSERT_EQ(failed->size(), 1u);
+  EXPECT_EQ((*failed)[0].record.seq, 1u);
+  EXPECT_EQ((*failed)[0].record.intent.path, "/a");
+  EXPECT_EQ((*failed)[0].reason, "create of /a failed: not authenticated");
+  SpoolStats stats = MustStats(*spool);
+  EXPECT_EQ(stats.failed_count, 1u);
+  EXPECT_EQ(stats.pending_count, 1u);
+  EXPECT_EQ(stats.registered_count, 0u);
+}
+
 TEST_F(SpoolTest, FullSpoolRefusesAppendsAndKeepsWhatItHas) {
   SpoolOptions o = Options();
   o.max_pending_intents = 3;
@@ -376,7 +411,7 @@ TEST_F(SpoolTest, SessionIsSavedAndOwnedSessionsAreKeptInOrder) {
 // Writes raw values behind the spool's back, as a newer build or a damaged disk would.
 void RawPut(const std::string& dir, const std::string& family, const std::string& key, const std::string& value) {
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, {}}, {"intents", {}}, {"registered", {}}, {"meta", {}}};
+      {rocksdb::kDefaultColumnFamilyName, {}}, {"intents", {}}, {"registered", {}}, {"meta", {}}, {"failed", {}}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir, families, &handles, &db).ok());

@@ -1,0 +1,166 @@
+// The Registrar: register, update and deregister ZooKeeper nodes without ever failing or waiting
+// because ZooKeeper is down. Each call is spooled durably first (see spool.h) and acknowledged
+// with a ticket; a reconciler thread applies the spooled intents to ZooKeeper once a session is
+// connected, in sequence order per path, idempotently, pipelined, and re-creates ephemeral nodes
+// after a session expiry.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "zkspool/intent.h"
+#include "zkspool/spool.h"
+#include "zkspool/status.h"
+
+namespace zkspool {
+
+enum class SessionState {
+  kConnecting,    // no session yet, or trying to reach a server
+  kConnected,     // SyncConnected: intents are being applied
+  kExpired,       // the server expired the session; a new one is being set up
+  kAuthFailed,    // the server rejected our credentials
+  kClosed,
+};
+const char* SessionStateName(SessionState state);
+
+// Something the application may want to know about, delivered to RegistrarOptions::on_event.
+struct RegistrarEvent {
+  enum class Kind {
+    kSession,   // session state changed: `session_state`, `session_id`
+    kApplied,   // `seq` (and every earlier intent of `path` it superseded) is in ZooKeeper
+    kExpired,   // `seq` was dropped: its TTL ran out before it could be applied
+    kConflict,  // `path` is held by another session; retried with backoff; `message` says whose
+    kFailed,    // `seq` is parked as failed; `message` says why
+  };
+  Kind kind = Kind::kSession;
+  uint64_t seq = 0;
+  std::string path;
+  SessionState session_state = SessionState::kConnecting;
+  int64_t session_id = 0;
+  std::string message;
+};
+const char* EventKindName(RegistrarEvent::Kind kind);
+
+struct RegistrarOptions {
+  // The spool directory (created if missing) and its options (durability, limits, logger).
+  std::string spool_dir;
+  SpoolOptions spool;
+  // ZooKeeper connect string, "host:port,host:port[/chroot]".
+  std::string hosts;
+  // Requested session timeout; the server may negotiate it. Default 10 s.
+  std::chrono::milliseconds session_timeout{10'000};
+  // Spool TTL for intents registered with ttl 0; zero = none. Default none.
+  std::chrono::milliseconds default_ttl{0};
+  // "user:password" for digest auth, sent with zoo_add_auth on every session; empty = none. A
+  // wrong password is not rejected at once: it shows later as ZNOAUTH on a node's ACL.
+  std::string digest_auth;
+  // ACL for nodes this registrar creates. kCreatorAll needs digest_auth. Default kOpen.
+  AclChoice acl = AclChoice::kOpen;
+  // Most ZooKeeper operations outstanding at once. Default 1000.
+  size_t max_in_flight = 1000;
+  // How often every registered node is checked against ZooKeeper (and re-created or corrected
+  // if it differs). Default 30 s.
+  std::chrono::milliseconds anti_entropy_interval{30'000};
+  // First and longest wait before retrying a path held by another session. Defaults 200 ms, 30 s.
+  std::chrono::milliseconds conflict_backoff_min{200};
+  std::chrono::milliseconds conflict_backoff_max{30'000};
+  // Called on the reconciler thread; must not block or call back into the Registrar's waiting
+  // functions. Default: none.
+  std::function<void(const RegistrarEvent&)> on_event;
+};
+
+enum class Outcome {
+  kApplied,  // the intent, or a later one for the same path, is in ZooKeeper
+  kExpired,  // dropped: its TTL ran out first
+  kFailed,   // parked as failed (see Stats and the event callback for why)
+};
+const char* OutcomeName(Outcome outcome);
+
+// Log-scale histogram of the time from Append to applied, in milliseconds: bucket i counts
+// latencies below 2^i ms (the last bucket: everything longer).
+struct LatencyHistogram {
+  static constexpr int kBuckets = 20;
+  uint64_t counts[kBuckets] = {};
+};
+
+struct RegistrarStats {
+  SpoolStats spool;
+  SessionState session_state = SessionState::kConnecting;
+  int64_t session_id = 0;
+  std::optional<std::chrono::system_clock::time_point> connected_since;
+  uint64_t sessions_started = 0;  // new sessions (not resumptions) since Open
+  uint64_t applied = 0;           // intents applied since Open (superseded ones included)
+  uint64_t retried = 0;           // operations restarted after connection loss or expiry
+  uint64_t conflicts = 0;         // times a path was found held by another session
+  uint64_t expired = 0;           // intents dropped by TTL since Open
+  uint64_t failed = 0;            // intents parked as failed since Open
+  uint64_t reasserted = 0;        // registered nodes re-created or corrected in ZooKeeper
+  std::vector<std::string> conflicting_paths;  // paths currently waiting on a conflict
+  std::string last_error;         // the latest session or apply error, for operators
+  LatencyHistogram apply_latency;
+};
+
+// Thread-safety: every member function may be called from any thread, concurrently.
+class Registrar {
+ public:
+  // Opens the spool, starts the reconciler thread and the ZooKeeper session (resuming the saved
+  // one if there is one, so a restart within the session timeout keeps our ephemeral nodes).
+  // Returns at once, also when no server is reachable.
+  // Errors: those of Spool::Open; kInvalidArgument for empty hosts or a malformed digest_auth.
+  static Result<std::unique_ptr<Registrar>> Open(RegistrarOptions options);
+
+  // Close(kEndSession) if not closed yet.
+  ~Registrar();
+
+  Registrar(const Registrar&) = delete;
+  Registrar& operator=(const Registrar&) = delete;
+
+  // Spools "make `path` exist with `data` as a node of `mode`" and returns its ticket (the
+  // sequence number) once durable. `ttl` bounds how long the intent may wait (zero: the
+  // default_ttl). Never waits for or fails because of ZooKeeper.
+  // Errors: those of Spool::Append (kInvalidArgument, kSpoolFull, kIOError); kInvalidArgument
+  // after Close.
+  Result<uint64_t> Register(const std::string& path, const std::string& data, NodeMode mode = NodeMode::kEphemeral,
+                            std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
+  // The same as Register: the node ends with the new data (and mode).
+  Result<uint64_t> Update(const std::string& path, const std::string& data, NodeMode mode = NodeMode::kEphemeral,
+                          std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
+  // Like Register, for a persistent-ttl node whose server-side TTL is `node_ttl`.
+  Result<uint64_t> RegisterWithNodeTtl(const std::string& path, const std::string& data,
+                                       std::chrono::milliseconds node_ttl,
+                                       std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
+  // Spools "make `path` not exist". Errors: as Register.
+  Result<uint64_t> Deregister(const std::string& path, std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
+
+  // Waits until the intent `ticket` is resolved, or `timeout` passes.
+  // Errors: kNotFound for a ticket this spool never issued or whose outcome is no longer known
+  // (it was resolved before this Registrar was opened); kTimedOut when `timeout` passes first.
+  Result<Outcome> WaitApplied(uint64_t ticket, std::chrono::milliseconds timeout);
+
+  // The desired set as the spool holds it (applied puts), in path order.
+  Result<std::vector<SpooledIntent>> Registered() const;
+
+  RegistrarStats Stats() const;
+
+  enum class CloseMode {
+    kEndSession,   // close the session: the server deletes our ephemeral nodes at once
+    kKeepSession,  // leave the session to time out, for a planned restart within the session
+                   // timeout that should keep our ephemeral nodes (the process should exit soon)
+  };
+  // Stops the reconciler after in-flight operations complete (at most the session timeout),
+  // then ends or keeps the session. The desired state stays in the spool; Open on the same spool
+  // re-asserts it. Idempotent.
+  Status Close(CloseMode mode = CloseMode::kEndSession);
+
+ private:
+  struct Impl;
+  explicit Registrar(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace zkspool

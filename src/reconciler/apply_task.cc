@@ -1,0 +1,163 @@
+#include "reconciler/apply_task.h"
+
+#include <zookeeper/zookeeper.h>
+
+#include <cstdio>
+
+namespace zkspool {
+namespace {
+
+// Results after which nobody knows whether the call took effect.
+bool Uncertain(int rc) {
+  return rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT || rc == ZSESSIONEXPIRED || rc == ZSESSIONMOVED ||
+         rc == ZCLOSING || rc == ZINVALIDSTATE || rc == ZTHROTTLEDOP || rc == ZNOTREADONLY || rc == ZNOTHING ||
+         rc == ZSYSTEMERROR || rc == ZMARSHALLINGERROR;
+}
+
+std::string SessionHex(int64_t id) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(id));
+  return buf;
+}
+
+bool WantsEphemeral(const Intent& i) { return i.mode == NodeMode::kEphemeral; }
+
+}  // namespace
+
+const char* StepKindName(StepKind kind) {
+  switch (kind) {
+    case StepKind::kCreate: return "create";
+    case StepKind::kCreateParent: return "create-parent";
+    case StepKind::kRead: return "read";
+    case StepKind::kSetData: return "set-data";
+    case StepKind::kReplace: return "replace";
+    case StepKind::kDelete: return "delete";
+    case StepKind::kDone: return "done";
+    case StepKind::kConflict: return "conflict";
+    case StepKind::kFailed: return "failed";
+    case StepKind::kRetryLater: return "retry-later";
+  }
+  return "unknown";
+}
+
+ApplyTask::ApplyTask(Intent desired, const Ownership* ownership, bool verify_first)
+    : desired_(std::move(desired)), ownership_(ownership), verify_first_(verify_first) {}
+
+Step ApplyTask::Restart() {
+  missing_parents_.clear();
+  next_parent_ = 0;
+  create_after_delete_ = false;
+  if (desired_.op == Op::kDelete || verify_first_) return Read();
+  return Create();
+}
+
+Step ApplyTask::Create() {
+  last_ = StepKind::kCreate;
+  return {StepKind::kCreate, desired_.path};
+}
+
+Step ApplyTask::Read() {
+  last_ = StepKind::kRead;
+  return {StepKind::kRead, desired_.path};
+}
+
+Step ApplyTask::NextParentOrCreate() {
+  if (next_parent_ >= missing_parents_.size()) return Create();
+  last_ = StepKind::kCreateParent;
+  return {StepKind::kCreateParent, missing_parents_[next_parent_++]};
+}
+
+Step ApplyTask::Unexpected(int rc, const char* during) {
+  if (Uncertain(rc)) {
+    last_ = StepKind::kRetryLater;
+    return {StepKind::kRetryLater, desired_.path, -1, std::string(during) + ": " + zerror(rc)};
+  }
+  std::string reason = std::string(during) + " of " + desired_.path + " failed: " + zerror(rc);
+  if (rc == ZNOAUTH) reason += " (check the digest credentials and the ACL of the node or its parent)";
+  if (rc == ZINVALIDACL) reason += " (a creator-only ACL needs digest auth)";
+  if (rc == ZUNIMPLEMENTED) reason += " (TTL nodes need the server's zookeeper.extendedTypesEnabled=true)";
+  if (rc == ZNOCHILDRENFOREPHEMERALS) reason += " (a parent is an ephemeral node)";
+  if (rc == ZNOTEMPTY) reason += " (the node has children)";
+  last_ = StepKind::kFailed;
+  return {StepKind::kFailed, desired_.path, -1, reason};
+}
+
+Step ApplyTask::OnResult(int rc) {
+  switch (last_) {
+    case StepKind::kCreate:
+      if (rc == ZOK) return {StepKind::kDone, desired_.path};
+      if (rc == ZNODEEXISTS) return Read();
+      if (rc == ZNONODE) {
+        missing_parents_.clear();
+        for (size_t slash = desired_.path.find('/', 1); slash != std::string::npos;
+             slash = desired_.path.find('/', slash + 1)) {
+          missing_parents_.push_back(desired_.path.substr(0, slash));
+        }
+        next_parent_ = 0;
+        return NextParentOrCreate();
+      }
+      return Unexpected(rc, "create");
+    case StepKind::kCreateParent:
+      if (rc == ZOK || rc == ZNODEEXISTS) return NextParentOrCreate();
+      return Unexpected(rc, "create of a parent");
+    case StepKind::kSetData:
+      if (rc == ZOK) return {StepKind::kDone, desired_.path};
+      if (rc == ZBADVERSION) return Read();
+      if (rc == ZNONODE) return Create();
+      return Unexpected(rc, "set data");
+    case StepKind::kReplace:
+      if (rc == ZOK) return {StepKind::kDone, desired_.path};
+      if (rc == ZBADVERSION || rc == ZNONODE || rc == ZNODEEXISTS) return Read();
+      return Unexpected(rc, "replace");
+    case StepKind::kDelete:
+      if (create_after_delete_ && (rc == ZOK || rc == ZNONODE)) return Create();
+      if (rc == ZOK || rc == ZNONODE) return {StepKind::kDone, desired_.path};
+      if (rc == ZBADVERSION) return Read();
+      return Unexpected(rc, "delete");
+    default:
+      return Unexpected(ZRUNTIMEINCONSISTENCY, "apply");
+  }
+}
+
+Step ApplyTask::OnRead(int rc, const NodeState& node) {
+  if (last_ != StepKind::kRead) return Unexpected(ZRUNTIMEINCONSISTENCY, "apply");
+  if (rc == ZNONODE) return desired_.op == Op::kDelete ? Step{StepKind::kDone, desired_.path} : Create();
+  if (rc != ZOK) return Unexpected(rc, "read");
+
+  const int64_t owner = node.ephemeral_owner;
+  const bool ours = ownership_->IsOurs(owner);
+  const bool current = owner != 0 && owner == ownership_->current_session;
+  if (owner != 0 && !ours) {
+    last_ = StepKind::kConflict;
+    return {StepKind::kConflict, desired_.path, -1,
+            desired_.path + " is an ephemeral node of session " + SessionHex(owner) + ", which is not ours"};
+  }
+  if (desired_.op == Op::kDelete) {
+    last_ = StepKind::kDelete;
+    return {StepKind::kDelete, desired_.path, node.version};
+  }
+  if (WantsEphemeral(desired_)) {
+    if (owner == 0) {
+      last_ = StepKind::kConflict;
+      return {StepKind::kConflict, desired_.path, -1,
+              desired_.path + " is a persistent node; an ephemeral registration does not replace it"};
+    }
+    if (!current) {  // left by a session of ours that is gone: replace it atomically
+      last_ = StepKind::kReplace;
+      return {StepKind::kReplace, desired_.path, node.version};
+    }
+  } else if (owner != 0) {  // our ephemeral node, but a persistent kind is wanted now
+    if (desired_.mode == NodeMode::kPersistentWithTtl) {  // multi cannot carry a TTL create
+      create_after_delete_ = true;
+      last_ = StepKind::kDelete;
+      return {StepKind::kDelete, desired_.path, node.version};
+    }
+    last_ = StepKind::kReplace;
+    return {StepKind::kReplace, desired_.path, node.version};
+  }
+  if (node.data == desired_.data) return {StepKind::kDone, desired_.path};
+  last_ = StepKind::kSetData;
+  return {StepKind::kSetData, desired_.path, node.version};
+}
+
+}  // namespace zkspool

@@ -1,0 +1,88 @@
+// The idempotent apply rules for one path, as a state machine with no I/O: the reconciler runs the
+// ZooKeeper call each Step names and feeds the result back. Whatever the answers, retries and
+// uncertain outcomes included, the task ends in Done only when ZooKeeper holds exactly the desired
+// state, and it never deletes or overwrites a node that another session owns.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "zkspool/intent.h"
+
+namespace zkspool {
+
+// Which sessions count as "us": the current one, and those this spool owned before.
+struct Ownership {
+  int64_t current_session = 0;
+  std::set<int64_t> previous_sessions;
+
+  bool IsOurs(int64_t owner) const { return owner != 0 && (owner == current_session || previous_sessions.count(owner)); }
+};
+
+// The node as an up-to-date server reports it.
+struct NodeState {
+  int64_t ephemeral_owner = 0;  // 0 for a persistent node
+  int32_t version = 0;
+  std::string data;
+};
+
+enum class StepKind {
+  kCreate,        // create the desired node (with its TTL for persistent-ttl)
+  kCreateParent,  // create `path`, a missing ancestor, as an empty persistent node
+  kRead,          // sync `path` (so the server is up to date), then get it: answer with OnRead
+  kSetData,       // set the desired data at `version`
+  kReplace,       // one multi: check `version`, delete at `version`, create the desired node
+  kDelete,        // delete at `version`
+  kDone,          // ZooKeeper holds the desired state
+  kConflict,      // another session owns the node: back off, then Restart; `reason` says whose
+  kFailed,        // permanent error (auth, ACL, bad argument): park the intent; `reason` says why
+  kRetryLater,    // outcome unknown (connection loss, expiry): Restart once connected again
+};
+
+const char* StepKindName(StepKind kind);
+
+struct Step {
+  Step() = default;
+  Step(StepKind k, std::string p, int32_t v = -1, std::string r = {})
+      : kind(k), path(std::move(p)), version(v), reason(std::move(r)) {}
+
+  StepKind kind = StepKind::kDone;
+  std::string path;
+  int32_t version = -1;
+  std::string reason;
+};
+
+class ApplyTask {
+ public:
+  // `desired` is a put or a delete; `ownership` must outlive the task (the reconciler updates it
+  // when the session changes). With `verify_first` a put starts by reading the node, which is
+  // cheaper when it most likely exists already (re-asserting after reconnect, anti-entropy).
+  ApplyTask(Intent desired, const Ownership* ownership, bool verify_first = false);
+
+  const Intent& desired() const { return desired_; }
+
+  // The first step; also the way to start over after kConflict or kRetryLater.
+  Step Restart();
+  // The result code of the call named by the last step (any kind but kRead).
+  Step OnResult(int rc);
+  // The result of a kRead: rc, and the node when rc is ZOK.
+  Step OnRead(int rc, const NodeState& node);
+
+ private:
+  Step Create();
+  Step NextParentOrCreate();
+  Step Read();
+  Step Unexpected(int rc, const char* during);
+
+  Intent desired_;
+  const Ownership* ownership_;
+  bool verify_first_;
+  StepKind last_ = StepKind::kDone;
+  std::vector<std::string> missing_parents_;  // shallowest first
+  size_t next_parent_ = 0;
+  bool create_after_delete_ = false;  // a persistent-ttl node replacing our ephemeral one
+};
+
+}  // namespace zkspool

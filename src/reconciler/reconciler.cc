@@ -1,0 +1,559 @@
+#include "reconciler/reconciler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <bit>
+
+namespace zkspool {
+namespace {
+
+using std::chrono::milliseconds;
+
+int64_t WallMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string Hex(int64_t id) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(id));
+  return buf;
+}
+
+constexpr milliseconds kRetryDelay{100};
+constexpr milliseconds kExpireEvery{500};
+constexpr milliseconds kAuthFailedRetry{5000};
+constexpr size_t kLoadChunk = 1000;
+constexpr size_t kMaxRemembered = 1'000'000;  // outcomes kept for WaitApplied
+
+}  // namespace
+
+Reconciler::Reconciler(RegistrarOptions options, Spool* spool, std::shared_ptr<spdlog::logger> log)
+    : options_(std::move(options)), spool_(spool), log_(std::move(log)) {}
+
+Reconciler::~Reconciler() { Stop(Registrar::CloseMode::kEndSession); }
+
+Status Reconciler::Start() {
+  Result<SpoolStats> stats = spool_->Stats();
+  if (!stats.ok()) return stats.status();
+  first_own_ticket_ = stats->next_sequence;
+  Result<std::vector<int64_t>> owned = spool_->OwnedSessions();
+  if (!owned.ok()) return owned.status();
+  ownership_.previous_sessions.insert(owned->begin(), owned->end());
+  Result<std::optional<SessionInfo>> saved = spool_->LoadSession();
+  if (!saved.ok()) return saved.status();
+  if (*saved) ownership_.current_session = (*saved)->id;  // OnConnected tells whether it was resumed
+
+  session_ = std::make_unique<ZkSession>(options_.hosts, static_cast<int>(options_.session_timeout.count()),
+                                         options_.digest_auth, [this] { Notify(); });
+  if (Status s = session_->Start(*saved); !s.ok()) return s;
+  if (*saved) log_->info("resuming ZooKeeper session {}", Hex((*saved)->id));
+  thread_ = std::thread([this] { Run(); });
+  return Status::Ok();
+}
+
+void Reconciler::Notify() {
+  std::lock_guard lock(mu_);
+  woken_ = true;
+  wake_cv_.notify_one();
+}
+
+void Reconciler::Deliver(Completion completion) {
+  std::lock_guard lock(mu_);
+  completions_.push_back(std::move(completion));
+  woken_ = true;
+  wake_cv_.notify_one();
+}
+
+void Reconciler::Stop(Registrar::CloseMode mode) {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    woken_ = true;
+    wake_cv_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+  if (!session_) return;
+  if (mode == Registrar::CloseMode::kKeepSession) {
+    session_->Abandon();
+  } else {
+    session_->Close();
+  }
+  session_.reset();
+  SetSessionState(SessionState::kClosed);
+}
+
+void Reconciler::Run() {
+  const auto now0 = Clock::now();
+  next_expire_ = now0;
+  next_anti_entropy_ = now0 + options_.anti_entropy_interval;
+  Clock::time_point stop_deadline{};
+  for (;;) {
+    std::deque<Completion> completions;
+    bool stopping;
+    {
+      std::unique_lock lock(mu_);
+      wake_cv_.wait_until(lock, NextDeadline(), [this] { return woken_; });
+      woken_ = false;
+      completions.swap(completions_);
+      stopping = stopping_;
+    }
+    HandleEvents(session_->TakeEvents());
+    for (const Completion& c : completions) HandleCompletion(c);
+    FlushResolved();
+    const auto now = Clock::now();
+    if (stopping) {
+      if (stop_deadline == Clock::time_point{}) stop_deadline = now + options_.session_timeout;
+      if (outstanding_.empty() || now >= stop_deadline) break;
+      continue;
+    }
+    if (session_dead_ && now >= retry_session_at_) {
+      session_dead_ = false;
+      if (Status s = session_->Start(std::nullopt); !s.ok()) log_->error("{}", s.ToString());
+    }
+    if (now >= next_expire_) RunExpire();
+    if (connected_) {
+      LoadPending();
+      if (now >= next_anti_entropy_) {
+        next_anti_entropy_ = now + options_.anti_entropy_interval;
+        ScheduleReassertAll();
+      }
+      IssueReady();
+    }
+    FlushResolved();
+  }
+}
+
+Reconciler::Clock::time_point Reconciler::NextDeadline() const {
+  auto deadline = std::min({next_expire_, next_anti_entropy_, Clock::now() + std::chrono::seconds(1)});
+  if (!delayed_.empty()) deadline = std::min(deadline, delayed_.begin()->first);
+  if (session_dead_) deadline = std::min(deadline, retry_session_at_);
+  if (stopping_) deadline = std::min(deadline, Clock::now() + kRetryDelay);
+  return deadline;
+}
+
+void Reconciler::HandleEvents(const std::vector<ZkEvent>& events) {
+  for (const ZkEvent& e : events) {
+    if (e.type != ZOO_SESSION_EVENT) {
+      // A node of ours deleted or changed from outside: check it again.
+      if (!connected_ || (e.type != ZOO_DELETED_EVENT && e.type != ZOO_CHANGED_EVENT)) continue;
+      Result<SpooledIntent> registered = spool_->GetRegistered(e.path);
+      if (registered.ok()) Reassert(*registered);
+      continue;
+    }
+    if (e.state == ZOO_CONNECTED_STATE) {
+      OnConnected();
+    } else if (e.state == ZOO_EXPIRED_SESSION_STATE) {
+      ReplaceExpiredSession();
+    } else if (e.state == ZOO_AUTH_FAILED_STATE) {
+      connected_ = false;
+      std::string message = "ZooKeeper rejected the digest credentials (AUTH_FAILED); retrying in 5 s";
+      log_->error("{}", message);
+      {
+        std::lock_guard lock(mu_);
+        stats_.last_error = message;
+      }
+      SetSessionState(SessionState::kAuthFailed);
+      session_->Close();
+      session_dead_ = true;
+      retry_session_at_ = Clock::now() + kAuthFailedRetry;
+    } else if (connected_) {  // CONNECTING / ASSOCIATING: the connection is gone, maybe not the session
+      connected_ = false;
+      log_->warn("lost the connection to ZooKeeper; session {} may still be alive", Hex(ownership_.current_session));
+      SetSessionState(SessionState::kConnecting);
+    }
+  }
+}
+
+void Reconciler::OnConnected() {
+  SessionInfo id = session_->client_id();
+  connected_ = true;
+  if (id.id != ownership_.current_session) {
+    // A new session: a resume that the server answered with another id counts as one too.
+    if (ownership_.current_session != 0) ownership_.previous_sessions.insert(ownership_.current_session);
+    ownership_.current_session = id.id;
+    if (Status s = spool_->SaveSession(id); !s.ok()) log_->error("cannot save the session: {}", s.ToString());
+    log_->info("new ZooKeeper session {} (timeout {} ms): re-asserting registered nodes", Hex(id.id),
+               session_->negotiated_timeout_ms());
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.sessions_started;
+    }
+    ScheduleReassertAll();
+  } else if (!verified_since_open_) {
+    log_->info("resumed ZooKeeper session {}: verifying registered nodes", Hex(id.id));
+    ScheduleReassertAll();
+  } else {
+    log_->info("reconnected to ZooKeeper session {}", Hex(id.id));
+  }
+  verified_since_open_ = true;
+  SetSessionState(SessionState::kConnected);
+  RunExpire();  // drop what ran out while we were away before anything is sent
+  // Work that was waiting for the connection may go now.
+  for (auto& [path, work] : work_) {
+    if (!work.waiting && work.not_before > Clock::now() && work.step.kind == StepKind::kRetryLater) {
+      work.not_before = Clock::now();
+      ready_.push_back(path);
+    }
+  }
+}
+
+void Reconciler::ReplaceExpiredSession() {
+  connected_ = false;
+  log_->warn("ZooKeeper session {} expired: starting a new one", Hex(ownership_.current_session));
+  SetSessionState(SessionState::kExpired);
+  // The dead handle fails every call; close it here, on our thread. Outstanding completions are
+  // delivered (as ZCLOSING) while it closes and retried once the new session connects.
+  session_->Close();
+  if (Status s = session_->Start(std::nullopt); !s.ok()) {
+    log_->error("{}", s.ToString());
+    session_dead_ = true;
+    retry_session_at_ = Clock::now() + kAuthFailedRetry;
+  }
+}
+
+void Reconciler::HandleCompletion(const Completion& c) {
+  auto token = outstanding_.find(c.token);
+  if (token == outstanding_.end()) return;
+  std::string path = std::move(token->second);
+  outstanding_.erase(token);
+  auto it = work_.find(path);
+  if (it == work_.end() || !it->second.task) return;
+  PathWork& work = it->second;
+  work.waiting = false;
+  Step next = work.step.kind == StepKind::kRead ? work.task->OnRead(c.rc, c.node) : work.task->OnResult(c.rc);
+  Advance(path, work, std::move(next));
+}
+
+void Reconciler::Advance(const std::string& path, PathWork& work, Step step) {
+  work.step = std::move(step);
+  const auto now = Clock::now();
+  switch (work.step.kind) {
+    case StepKind::kDone:
+      FinishBatch(path, work, Outcome::kApplied, "");
+      return;
+    case StepKind::kFailed:
+      FinishBatch(path, work, Outcome::kFailed, work.step.reason);
+      return;
+    case StepKind::kConflict: {
+      ++work.conflicts;
+      auto backoff = std::min(options_.conflict_backoff_max,
+                              options_.conflict_backoff_min * (int64_t{1} << std::min(work.conflicts - 1, 16)));
+      work.not_before = now + backoff;
+      delayed_.emplace(work.not_before, path);
+      if (work.conflicts == 1) log_->warn("conflict: {}; retrying with backoff, never taking it over", work.step.reason);
+      {
+        std::lock_guard lock(mu_);
+        ++stats_.conflicts;
+        if (std::find(stats_.conflicting_paths.begin(), stats_.conflicting_paths.end(), path) ==
+            stats_.conflicting_paths.end()) {
+          stats_.conflicting_paths.push_back(path);
+        }
+        stats_.last_error = work.step.reason;
+      }
+      RegistrarEvent event;
+    event.kind = RegistrarEvent::Kind::kConflict;
+      event.path = path;
+      event.seq = work.batch.empty() ? 0 : work.batch.back().seq;
+      event.message = work.step.reason;
+      Emit(std::move(event));
+      return;
+    }
+    case StepKind::kRetryLater:
+      work.not_before = now + kRetryDelay;
+      delayed_.emplace(work.not_before, path);
+      {
+        std::lock_guard lock(mu_);
+        ++stats_.retried;
+      }
+      return;
+    default:
+      if (work.step.kind != StepKind::kRead) work.wrote = true;
+      ready_.push_back(path);
+      return;
+  }
+}
+
+void Reconciler::FinishBatch(const std::string& path, PathWork& work, Outcome outcome, const std::string& reason) {
+  const int64_t now_ms = WallMs();
+  if (!work.reassert) {
+    std::vector<uint64_t> seqs;
+    for (const SpooledIntent& r : work.batch) {
+      seqs.push_back(r.seq);
+      to_resolve_.emplace_back(r.seq, outcome);
+    }
+    loaded_ -= work.batch.size();
+    std::lock_guard lock(mu_);
+    if (outcome == Outcome::kApplied) {
+      to_mark_applied_.insert(to_mark_applied_.end(), seqs.begin(), seqs.end());
+      stats_.applied += seqs.size();
+      for (const SpooledIntent& r : work.batch) {
+        uint64_t latency = static_cast<uint64_t>(std::max<int64_t>(now_ms - r.intent.enqueued_at_ms, 0));
+        int bucket = std::min<int>(std::bit_width(latency), LatencyHistogram::kBuckets - 1);
+        ++stats_.apply_latency.counts[bucket];
+      }
+    } else {
+      to_mark_failed_.emplace_back(seqs, reason);
+      stats_.failed += seqs.size();
+      stats_.last_error = reason;
+    }
+  } else if (outcome == Outcome::kFailed) {
+    log_->error("re-creating registered node {} failed: {}", path, reason);
+    std::lock_guard lock(mu_);
+    stats_.last_error = reason;
+  } else if (work.wrote) {
+    std::lock_guard lock(mu_);
+    ++stats_.reasserted;
+  }
+  if (!work.reassert) {
+    RegistrarEvent event;
+    event.kind = outcome == Outcome::kApplied ? RegistrarEvent::Kind::kApplied : RegistrarEvent::Kind::kFailed;
+    event.seq = work.batch.back().seq;
+    event.path = path;
+    event.message = reason;
+    Emit(std::move(event));
+  }
+  if (work.conflicts > 0) {
+    std::lock_guard lock(mu_);
+    std::erase(stats_.conflicting_paths, path);
+  }
+  work.batch.clear();
+  work.task.reset();
+  work.reassert = false;
+  work.wrote = false;
+  work.conflicts = 0;
+  if (work.queued.empty()) {
+    work_.erase(path);
+    return;
+  }
+  work.batch.assign(work.queued.begin(), work.queued.end());
+  work.queued.clear();
+  ready_.push_back(path);
+}
+
+void Reconciler::LoadPending() {
+  const size_t limit = std::max<size_t>(4 * options_.max_in_flight, kLoadChunk);
+  while (loaded_ < limit) {
+    const size_t want = std::min(kLoadChunk, limit - loaded_);
+    Result<std::vector<SpooledIntent>> chunk = spool_->ReadPending(read_cursor_, want);
+    if (!chunk.ok()) {
+      log_->error("cannot read pending intents: {}", chunk.status().ToString());
+      return;
+    }
+    for (SpooledIntent& r : *chunk) {
+      read_cursor_ = r.seq + 1;
+      AddIntent(std::move(r));
+    }
+    if (chunk->size() < want) return;
+  }
+}
+
+void Reconciler::AddIntent(SpooledIntent intent) {
+  const std::string path = intent.intent.path;
+  PathWork& work = work_[path];
+  ++loaded_;
+  if (work.task) {  // being applied: this one goes next, in order
+    work.queued.push_back(std::move(intent));
+    return;
+  }
+  if (work.reassert) {  // a pending intent decides the node's state; no need to verify the old one
+    work.reassert = false;
+    work.batch.clear();
+  }
+  const bool start = work.batch.empty();
+  work.batch.push_back(std::move(intent));  // waiting together: coalesced, the last one wins
+  if (start) ready_.push_back(path);
+}
+
+void Reconciler::ScheduleReassertAll() {
+  std::string after;
+  for (;;) {
+    Result<std::vector<SpooledIntent>> chunk = spool_->ReadRegistered(after, kLoadChunk);
+    if (!chunk.ok()) {
+      log_->error("cannot read the registered set: {}", chunk.status().ToString());
+      return;
+    }
+    for (const SpooledIntent& node : *chunk) Reassert(node);
+    if (chunk->size() < kLoadChunk) return;
+    after = chunk->back().intent.path;
+  }
+}
+
+void Reconciler::Reassert(const SpooledIntent& node) {
+  auto [it, inserted] = work_.try_emplace(node.intent.path);
+  if (!inserted) return;  // work for the path is under way and will settle its state
+  it->second.reassert = true;
+  it->second.batch.push_back(node);
+  ready_.push_back(node.intent.path);
+}
+
+void Reconciler::IssueReady() {
+  const auto now = Clock::now();
+  while (!delayed_.empty() && delayed_.begin()->first <= now) {
+    ready_.push_back(delayed_.begin()->second);
+    delayed_.erase(delayed_.begin());
+  }
+  while (!ready_.empty() && outstanding_.size() < options_.max_in_flight && connected_) {
+    std::string path = std::move(ready_.front());
+    ready_.pop_front();
+    auto it = work_.find(path);
+    if (it == work_.end() || it->second.waiting || it->second.not_before > now) continue;
+    Issue(path, it->second);
+  }
+}
+
+void Reconciler::Issue(const std::string& path, PathWork& work) {
+  if (!work.task) {
+    if (work.batch.empty()) return;
+    if (!work.reassert) {
+      const int64_t now_ms = WallMs();
+      bool any_expired = std::any_of(work.batch.begin(), work.batch.end(), [&](const SpooledIntent& r) {
+        return r.intent.expires_at_ms != 0 && r.intent.expires_at_ms <= now_ms;
+      });
+      if (any_expired) {
+        RunExpire();  // never sent late: drop them first (this may erase `work`)
+        auto again = work_.find(path);
+        if (again == work_.end()) return;
+        return Issue(path, again->second);
+      }
+    }
+    Intent target = work.batch.back().intent;
+    target.acl = work.batch.back().intent.acl;
+    work.task = std::make_unique<ApplyTask>(std::move(target), &ownership_, work.reassert);
+    work.step = work.task->Restart();
+  } else if (work.step.kind == StepKind::kConflict || work.step.kind == StepKind::kRetryLater) {
+    work.step = work.task->Restart();
+  }
+  const uint64_t token = next_token_++;
+  int rc = IssueStep(session_->handle(), work.step, work.task->desired(), token, this);
+  if (rc == ZOK) {
+    outstanding_[token] = path;
+    work.waiting = true;
+    return;
+  }
+  Advance(path, work, Step(StepKind::kRetryLater, path, -1, zerror(rc)));
+}
+
+void Reconciler::RunExpire() {
+  next_expire_ = Clock::now() + kExpireEvery;
+  std::set<uint64_t> keep;
+  for (const auto& [path, work] : work_) {
+    if (work.task && !work.reassert) {
+      for (const SpooledIntent& r : work.batch) keep.insert(r.seq);
+    }
+  }
+  Result<std::vector<SpooledIntent>> expired = spool_->Expire(WallMs(), keep);
+  if (!expired.ok()) {
+    log_->error("cannot expire intents: {}", expired.status().ToString());
+    return;
+  }
+  for (const SpooledIntent& r : *expired) {
+    to_resolve_.emplace_back(r.seq, Outcome::kExpired);
+    log_->warn("dropped intent {} ({} {}): its TTL ran out before it could be applied", r.seq, OpName(r.intent.op),
+               r.intent.path);
+    RegistrarEvent event;
+    event.kind = RegistrarEvent::Kind::kExpired;
+    event.seq = r.seq;
+    event.path = r.intent.path;
+    Emit(std::move(event));
+    auto it = work_.find(r.intent.path);
+    if (it == work_.end()) continue;
+    PathWork& work = it->second;
+    auto drop = [&](auto& list) {
+      auto pos = std::find_if(list.begin(), list.end(), [&](const SpooledIntent& x) { return x.seq == r.seq; });
+      if (pos == list.end()) return;
+      list.erase(pos);
+      --loaded_;
+    };
+    if (!work.task) drop(work.batch);
+    drop(work.queued);
+    if (!work.task && work.batch.empty()) {
+      if (work.queued.empty()) {
+        work_.erase(it);
+      } else {
+        work.batch.assign(work.queued.begin(), work.queued.end());
+        work.queued.clear();
+      }
+    }
+  }
+  if (!expired->empty()) {
+    std::lock_guard lock(mu_);
+    stats_.expired += expired->size();
+  }
+}
+
+void Reconciler::FlushResolved() {
+  if (!to_mark_applied_.empty() || !to_mark_failed_.empty() || !to_resolve_.empty()) {
+    {
+      std::lock_guard lock(outcome_mu_);
+      if (!to_mark_applied_.empty()) {
+        if (Status s = spool_->MarkApplied(to_mark_applied_); !s.ok()) {
+          log_->error("cannot mark intents applied: {}", s.ToString());
+        }
+      }
+      for (const auto& [seqs, reason] : to_mark_failed_) {
+        if (Status s = spool_->MarkFailed(seqs, reason); !s.ok()) log_->error("cannot park intents: {}", s.ToString());
+      }
+      for (const auto& [seq, outcome] : to_resolve_) resolved_[seq] = outcome;
+      while (resolved_.size() > kMaxRemembered) resolved_.erase(resolved_.begin());
+    }
+    outcome_cv_.notify_all();
+    to_mark_applied_.clear();
+    to_mark_failed_.clear();
+    to_resolve_.clear();
+  }
+  if (options_.on_event) {
+    for (const RegistrarEvent& event : events_) options_.on_event(event);
+  }
+  events_.clear();
+}
+
+void Reconciler::Emit(RegistrarEvent event) { events_.push_back(std::move(event)); }
+
+void Reconciler::SetSessionState(SessionState state) {
+  {
+    std::lock_guard lock(mu_);
+    stats_.session_state = state;
+    stats_.session_id = ownership_.current_session;
+    if (state == SessionState::kConnected) {
+      stats_.connected_since = std::chrono::system_clock::now();
+    } else {
+      stats_.connected_since.reset();
+    }
+  }
+  RegistrarEvent event;
+    event.kind = RegistrarEvent::Kind::kSession;
+  event.session_state = state;
+  event.session_id = ownership_.current_session;
+  Emit(std::move(event));
+  if (state == SessionState::kClosed) FlushResolved();
+}
+
+Result<Outcome> Reconciler::WaitApplied(uint64_t ticket, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  Result<SpoolStats> spool_stats = spool_->Stats();
+  const uint64_t issued_below = spool_stats.ok() ? spool_stats->next_sequence : UINT64_MAX;
+  std::unique_lock lock(outcome_mu_);
+  for (;;) {
+    auto it = resolved_.find(ticket);
+    if (it != resolved_.end()) return it->second;
+    if (ticket == 0 || ticket >= issued_below || (ticket < first_own_ticket_ && !spool_->GetPending(ticket).ok())) {
+      return Status::NotFound("ticket " + std::to_string(ticket) +
+                              " is not pending and its outcome is not known (it was resolved before this "
+                              "registrar was opened, or never issued)");
+    }
+    if (outcome_cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      it = resolved_.find(ticket);
+      if (it != resolved_.end()) return it->second;
+      return Status::TimedOut("ticket " + std::to_string(ticket) + " is not resolved yet");
+    }
+  }
+}
+
+RegistrarStats Reconciler::Stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+}  // namespace zkspool

@@ -1,0 +1,123 @@
+// The reconciler thread: applies pending intents to ZooKeeper and keeps registered nodes there.
+//
+// One thread owns all apply state; ZooKeeper completions and watcher events only enqueue and wake
+// it. Per path, intents are applied in sequence order; successive intents for a path that wait
+// together are coalesced (only the last is sent; all are marked applied). Calls are pipelined up
+// to max_in_flight. Retries live here and nowhere else: uncertain outcomes restart a path's task
+// once connected, conflicts back off exponentially.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "reconciler/apply_task.h"
+#include "zk/zk_calls.h"
+#include "zk/zk_session.h"
+#include "zkspool/registrar.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace zkspool {
+
+class Reconciler : public CompletionSink {
+ public:
+  Reconciler(RegistrarOptions options, Spool* spool, std::shared_ptr<spdlog::logger> log);
+  ~Reconciler() override;
+
+  // Starts the session (resuming the spool's saved one) and the thread.
+  Status Start();
+  // Something was appended: look at the spool again.
+  void Notify();
+  Result<Outcome> WaitApplied(uint64_t ticket, std::chrono::milliseconds timeout);
+  RegistrarStats Stats() const;
+  // Stops issuing, waits for in-flight calls (at most the session timeout), stops the thread,
+  // then ends or abandons the session.
+  void Stop(Registrar::CloseMode mode);
+
+  void Deliver(Completion completion) override;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  struct PathWork {
+    std::vector<SpooledIntent> batch;   // being applied; the last one is the target
+    std::deque<SpooledIntent> queued;   // arrived while the batch was being applied
+    std::unique_ptr<ApplyTask> task;    // null: the batch waits to be started
+    Step step;                          // the task's current step
+    bool reassert = false;              // re-creating a registered node; nothing to mark applied
+    bool waiting = false;               // a call is outstanding
+    bool wrote = false;                 // the task sent a write (counts re-assertions that fixed something)
+    Clock::time_point not_before{};     // backoff after a conflict or an uncertain outcome
+    int conflicts = 0;
+  };
+
+  void Run();
+  void HandleEvents(const std::vector<ZkEvent>& events);
+  void OnConnected();
+  void ReplaceExpiredSession();
+  void HandleCompletion(const Completion& c);
+  void Advance(const std::string& path, PathWork& work, Step step);
+  void FinishBatch(const std::string& path, PathWork& work, Outcome outcome, const std::string& reason);
+  void LoadPending();
+  void AddIntent(SpooledIntent intent);
+  void ScheduleReassertAll();
+  void Reassert(const SpooledIntent& node);
+  void IssueReady();
+  void Issue(const std::string& path, PathWork& work);
+  void RunExpire();
+  void FlushResolved();
+  void Emit(RegistrarEvent event);
+  void SetSessionState(SessionState state);
+  Clock::time_point NextDeadline() const;
+
+  RegistrarOptions options_;
+  Spool* spool_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<ZkSession> session_;
+  Ownership ownership_;
+  std::thread thread_;
+
+  // Shared with other threads, guarded by mu_.
+  mutable std::mutex mu_;
+  std::condition_variable wake_cv_;
+  bool woken_ = false;
+  bool stopping_ = false;
+  std::deque<Completion> completions_;
+  RegistrarStats stats_;
+
+  // Outcomes for WaitApplied, guarded by outcome_mu_ (held across MarkApplied so a waiter never
+  // sees an intent gone from the spool without its outcome).
+  std::mutex outcome_mu_;
+  std::condition_variable outcome_cv_;
+  std::map<uint64_t, Outcome> resolved_;
+  uint64_t first_own_ticket_ = 0;  // tickets below were issued before this Open
+
+  // Reconciler-thread state.
+  bool connected_ = false;
+  bool verified_since_open_ = false;
+  std::map<std::string, PathWork> work_;
+  std::map<uint64_t, std::string> outstanding_;  // token -> path
+  std::deque<std::string> ready_;                 // paths whose next call can be sent
+  std::multimap<Clock::time_point, std::string> delayed_;  // paths in backoff
+  uint64_t next_token_ = 1;
+  uint64_t read_cursor_ = 0;
+  size_t loaded_ = 0;  // intents in work_
+  std::vector<std::pair<uint64_t, Outcome>> to_resolve_;
+  std::vector<uint64_t> to_mark_applied_;
+  std::vector<std::pair<std::vector<uint64_t>, std::string>> to_mark_failed_;
+  std::vector<RegistrarEvent> events_;
+  Clock::time_point next_expire_{};
+  Clock::time_point next_anti_entropy_{};
+  Clock::time_point retry_session_at_{};
+  bool session_dead_ = false;
+};
+
+}  // namespace zkspool

@@ -1,0 +1,169 @@
+#include "zkspool/registrar.h"
+
+#include <zookeeper/zookeeper.h>
+
+#include <mutex>
+
+#include "log.h"
+#include "reconciler/reconciler.h"
+
+namespace zkspool {
+
+const char* SessionStateName(SessionState state) {
+  switch (state) {
+    case SessionState::kConnecting: return "connecting";
+    case SessionState::kConnected: return "connected";
+    case SessionState::kExpired: return "expired";
+    case SessionState::kAuthFailed: return "auth-failed";
+    case SessionState::kClosed: return "closed";
+  }
+  return "unknown";
+}
+
+const char* EventKindName(RegistrarEvent::Kind kind) {
+  switch (kind) {
+    case RegistrarEvent::Kind::kSession: return "session";
+    case RegistrarEvent::Kind::kApplied: return "applied";
+    case RegistrarEvent::Kind::kExpired: return "expired";
+    case RegistrarEvent::Kind::kConflict: return "conflict";
+    case RegistrarEvent::Kind::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+const char* OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kApplied: return "applied";
+    case Outcome::kExpired: return "expired";
+    case Outcome::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+struct Registrar::Impl {
+  RegistrarOptions options;
+  std::unique_ptr<Spool> spool;
+  std::unique_ptr<Reconciler> reconciler;
+  mutable std::mutex close_mu;  // guards the two pointers above against Close
+
+  Result<uint64_t> Append(Intent intent, std::chrono::milliseconds ttl) {
+    std::lock_guard lock(close_mu);
+    if (!spool) return Status::InvalidArgument("the registrar is closed");
+    intent.acl = options.acl;
+    Result<uint64_t> seq = spool->Append(std::move(intent), ttl.count() > 0 ? ttl : options.default_ttl);
+    if (seq.ok()) reconciler->Notify();
+    return seq;
+  }
+};
+
+Registrar::Registrar(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Registrar::~Registrar() { Close().ok(); }
+
+Result<std::unique_ptr<Registrar>> Registrar::Open(RegistrarOptions options) {
+  if (options.hosts.empty()) return Status::InvalidArgument("hosts is empty: give a ZooKeeper connect string");
+  if (!options.digest_auth.empty() && options.digest_auth.find(':') == std::string::npos) {
+    return Status::InvalidArgument("digest_auth must be \"user:password\"");
+  }
+  if (options.acl == AclChoice::kCreatorAll && options.digest_auth.empty()) {
+    return Status::InvalidArgument("acl creator-all needs digest_auth: ZooKeeper refuses it for anonymous sessions");
+  }
+  if (options.max_in_flight == 0) return Status::InvalidArgument("max_in_flight must be at least 1");
+  if (options.session_timeout.count() <= 0) return Status::InvalidArgument("session_timeout must be positive");
+  // The C client logs to stderr at INFO by default; its warnings are enough (process-wide).
+  zoo_set_debug_level(ZOO_LOG_LEVEL_WARN);
+
+  auto impl = std::make_unique<Impl>();
+  std::shared_ptr<spdlog::logger> log = LoggerOrDefault(options.spool.logger);
+  options.spool.logger = log;
+  Result<std::unique_ptr<Spool>> spool = Spool::Open(options.spool_dir, options.spool);
+  if (!spool.ok()) return spool.status();
+  impl->spool = std::move(spool).value();
+  impl->options = options;
+  impl->reconciler = std::make_unique<Reconciler>(std::move(options), impl->spool.get(), log);
+  if (Status s = impl->reconciler->Start(); !s.ok()) return s;
+  return std::unique_ptr<Registrar>(new Registrar(std::move(impl)));
+}
+
+Result<uint64_t> Registrar::Register(const std::string& path, const std::string& data, NodeMode mode,
+                                     std::chrono::milliseconds ttl) {
+  Intent intent;
+  intent.op = Op::kPut;
+  intent.path = path;
+  intent.data = data;
+  intent.mode = mode;
+  return impl_->Append(std::move(intent), ttl);
+}
+
+Result<uint64_t> Registrar::Update(const std::string& path, const std::string& data, NodeMode mode,
+                                   std::chrono::milliseconds ttl) {
+  return Register(path, data, mode, ttl);
+}
+
+Result<uint64_t> Registrar::RegisterWithNodeTtl(const std::string& path, const std::string& data,
+                                                std::chrono::milliseconds node_ttl, std::chrono::milliseconds ttl) {
+  Intent intent;
+  intent.op = Op::kPut;
+  intent.path = path;
+  intent.data = data;
+  intent.mode = NodeMode::kPersistentWithTtl;
+  intent.node_ttl_ms = node_ttl.count();
+  return impl_->Append(std::move(intent), ttl);
+}
+
+Result<uint64_t> Registrar::Deregister(const std::string& path, std::chrono::milliseconds ttl) {
+  Intent intent;
+  intent.op = Op::kDelete;
+  intent.path = path;
+  return impl_->Append(std::move(intent), ttl);
+}
+
+Result<Outcome> Registrar::WaitApplied(uint64_t ticket, std::chrono::milliseconds timeout) {
+  Reconciler* reconciler;
+  {
+    std::lock_guard lock(impl_->close_mu);
+    if (!impl_->reconciler) return Status::InvalidArgument("the registrar is closed");
+    reconciler = impl_->reconciler.get();
+  }
+  return reconciler->WaitApplied(ticket, timeout);
+}
+
+Result<std::vector<SpooledIntent>> Registrar::Registered() const {
+  std::lock_guard lock(impl_->close_mu);
+  if (!impl_->spool) return Status::InvalidArgument("the registrar is closed");
+  std::vector<SpooledIntent> all;
+  std::string after;
+  for (;;) {
+    Result<std::vector<SpooledIntent>> chunk = impl_->spool->ReadRegistered(after, 1000);
+    if (!chunk.ok()) return chunk.status();
+    all.insert(all.end(), chunk->begin(), chunk->end());
+    if (chunk->size() < 1000) return all;
+    after = all.back().intent.path;
+  }
+}
+
+RegistrarStats Registrar::Stats() const {
+  std::lock_guard lock(impl_->close_mu);
+  RegistrarStats stats;
+  if (impl_->reconciler) stats = impl_->reconciler->Stats();
+  else stats.session_state = SessionState::kClosed;
+  if (impl_->spool) {
+    Result<SpoolStats> spool = impl_->spool->Stats();
+    if (spool.ok()) stats.spool = *spool;
+  }
+  return stats;
+}
+
+Status Registrar::Close(CloseMode mode) {
+  std::unique_ptr<Reconciler> reconciler;
+  std::unique_ptr<Spool> spool;
+  {
+    std::lock_guard lock(impl_->close_mu);
+    reconciler = std::move(impl_->reconciler);
+    spool = std::move(impl_->spool);
+  }
+  if (reconciler) reconciler->Stop(mode);
+  return Status::Ok();
+}
+
+}  // namespace zkspool

@@ -1,0 +1,108 @@
+#include "zk/zk_calls.h"
+
+#include <memory>
+#include <string>
+
+namespace zkspool {
+namespace {
+
+// Everything a call needs to outlive its submission, freed by its completion.
+struct CallContext {
+  uint64_t token;
+  CompletionSink* sink;
+  std::string path;
+  std::string data;
+  zoo_op_t ops[3];
+  zoo_op_result_t results[3];
+  char created_path[16];
+};
+
+void Finish(CallContext* call, int rc, const NodeState* node = nullptr) {
+  std::unique_ptr<CallContext> owned(call);
+  Completion c;
+  c.token = call->token;
+  c.rc = rc;
+  if (node) c.node = *node;
+  call->sink->Deliver(std::move(c));
+}
+
+void OnString(int rc, const char*, const void* data) { Finish(static_cast<CallContext*>(const_cast<void*>(data)), rc); }
+void OnStat(int rc, const Stat*, const void* data) { Finish(static_cast<CallContext*>(const_cast<void*>(data)), rc); }
+void OnVoid(int rc, const void* data) { Finish(static_cast<CallContext*>(const_cast<void*>(data)), rc); }
+void OnData(int rc, const char* value, int value_len, const Stat* stat, const void* data) {
+  NodeState node;
+  if (rc == ZOK && stat != nullptr) {
+    node.ephemeral_owner = stat->ephemeralOwner;
+    node.version = stat->version;
+    if (value != nullptr && value_len > 0) node.data.assign(value, value_len);
+  }
+  Finish(static_cast<CallContext*>(const_cast<void*>(data)), rc, &node);
+}
+void IgnoreSync(int, const char*, const void*) {}
+
+ACL_vector* AclFor(const Intent& desired) {
+  return desired.acl == AclChoice::kCreatorAll ? &ZOO_CREATOR_ALL_ACL : &ZOO_OPEN_ACL_UNSAFE;
+}
+
+int CreateFlags(NodeMode mode) {
+  switch (mode) {
+    case NodeMode::kEphemeral: return ZOO_EPHEMERAL;
+    case NodeMode::kPersistent: return ZOO_PERSISTENT;
+    case NodeMode::kContainer: return ZOO_CONTAINER;
+    case NodeMode::kPersistentWithTtl: return ZOO_PERSISTENT_WITH_TTL;
+  }
+  return ZOO_PERSISTENT;
+}
+
+}  // namespace
+
+int IssueStep(zhandle_t* zh, const Step& step, const Intent& desired, uint64_t token, CompletionSink* sink) {
+  auto call = std::make_unique<CallContext>();
+  call->token = token;
+  call->sink = sink;
+  call->path = step.path;
+  call->data = desired.data;
+  CallContext* raw = call.get();
+  const char* path = raw->path.c_str();
+  const int data_len = static_cast<int>(raw->data.size());
+  int rc = ZBADARGUMENTS;
+  switch (step.kind) {
+    case StepKind::kCreate:
+      if (desired.mode == NodeMode::kPersistentWithTtl) {
+        rc = zoo_acreate_ttl(zh, path, raw->data.data(), data_len, AclFor(desired), CreateFlags(desired.mode),
+                             desired.node_ttl_ms, OnString, raw);
+      } else {
+        rc = zoo_acreate(zh, path, raw->data.data(), data_len, AclFor(desired), CreateFlags(desired.mode), OnString,
+                         raw);
+      }
+      break;
+    case StepKind::kCreateParent:
+      rc = zoo_acreate(zh, path, nullptr, -1, AclFor(desired), ZOO_PERSISTENT, OnString, raw);
+      break;
+    case StepKind::kRead:
+      // The sync makes the server we talk to catch up with the leader first, so a lagging
+      // follower cannot show us a node of a session that is already gone.
+      rc = zoo_async(zh, path, IgnoreSync, nullptr);
+      if (rc == ZOK) rc = zoo_aget(zh, path, 1, OnData, raw);
+      break;
+    case StepKind::kSetData:
+      rc = zoo_aset(zh, path, raw->data.data(), data_len, step.version, OnStat, raw);
+      break;
+    case StepKind::kReplace:
+      zoo_check_op_init(&raw->ops[0], path, step.version);
+      zoo_delete_op_init(&raw->ops[1], path, step.version);
+      zoo_create_op_init(&raw->ops[2], path, raw->data.data(), data_len, AclFor(desired), CreateFlags(desired.mode),
+                         raw->created_path, sizeof raw->created_path);
+      rc = zoo_amulti(zh, 3, raw->ops, raw->results, OnVoid, raw);
+      break;
+    case StepKind::kDelete:
+      rc = zoo_adelete(zh, path, step.version, OnVoid, raw);
+      break;
+    default:
+      break;
+  }
+  if (rc == ZOK) call.release();  // the completion owns it now
+  return rc;
+}
+
+}  // namespace zkspool

@@ -1,0 +1,32 @@
+// Issues the ZooKeeper call an ApplyTask step names, asynchronously. The completion, which runs on
+// the C client's completion thread, only hands the result to a CompletionSink.
+#pragma once
+
+#include <zookeeper/zookeeper.h>
+
+#include <cstdint>
+
+#include "reconciler/apply_task.h"
+
+namespace zkspool {
+
+struct Completion {
+  uint64_t token = 0;  // identifies the call that finished
+  int rc = 0;
+  NodeState node;  // for reads that found the node
+};
+
+class CompletionSink {
+ public:
+  virtual ~CompletionSink() = default;
+  // Called on the client's completion thread; must not block.
+  virtual void Deliver(Completion completion) = 0;
+};
+
+// Submits the call for `step` (which must not be kDone, kConflict, kFailed or kRetryLater) to
+// create or change the node `desired` describes. Reads set a watch, so that the watcher hears when
+// a node of ours is deleted or changed from outside. Returns the submission's rc: ZOK, or an error
+// such as ZINVALIDSTATE after which no completion will come.
+int IssueStep(zhandle_t* zh, const Step& step, const Intent& desired, uint64_t token, CompletionSink* sink);
+
+}  // namespace zkspool

@@ -1,0 +1,303 @@
+// The Registrar against real ZooKeeper servers started by the harness.
+#include "zkspool/registrar.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+
+#include "harness/zk_ensemble.h"
+#include "support/temp_dir.h"
+#include "zk_probe.h"
+
+namespace zkspool {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Eventually;
+using testing::ZkEnsemble;
+using testing::ZkProbe;
+
+class RegistrarTest : public ::testing::Test {
+ protected:
+  void SetUp() override { zk_ = ZkEnsemble::Start(); }
+
+  RegistrarOptions Options() {
+    RegistrarOptions o;
+    o.spool_dir = dir_.Sub("spool");
+    o.hosts = zk_->ConnectString();
+    o.session_timeout = 4000ms;
+    o.conflict_backoff_min = 50ms;
+    o.conflict_backoff_max = 500ms;
+    return o;
+  }
+  std::unique_ptr<Registrar> Open(RegistrarOptions o) {
+    auto r = Registrar::Open(std::move(o));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::move(r).value() : nullptr;
+  }
+  static uint64_t Must(Result<uint64_t> r) {
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : 0;
+  }
+  static Outcome Wait(Registrar& r, uint64_t ticket, std::chrono::milliseconds timeout = 30s) {
+    auto outcome = r.WaitApplied(ticket, timeout);
+    EXPECT_TRUE(outcome.ok()) << "ticket " << ticket << ": " << outcome.status().ToString();
+    return outcome.ok() ? *outcome : Outcome::kFailed;
+  }
+
+  ::zkspool::testing::TempDir dir_;
+  std::unique_ptr<ZkEnsemble> zk_;
+};
+
+TEST_F(RegistrarTest, RegisterUpdateDeregisterEndInTheExactState) {
+  auto registrar = Open(Options());
+  ZkProbe probe(zk_->ConnectString());
+  uint64_t a = Must(registrar->Register("/svc/web/a", "v1"));
+  uint64_t p = Must(registrar->Register("/svc/web/p", "persist", NodeMode::kPersistent));
+  EXPECT_EQ(Wait(*registrar, a), Outcome::kApplied);
+  EXPECT_EQ(Wait(*registrar, p), Outcome::kApplied);
+  auto node = probe.Get("/svc/web/a");
+  ASSERT_TRUE(node.has_value());
+  EXPECT_EQ(node->data, "v1");
+  EXPECT_EQ(node->ephemeral_owner, registrar->Stats().session_id);
+  EXPECT_EQ(probe.Get("/svc/web/p")->ephemeral_owner, 0);
+
+  uint64_t u = Must(registrar->Update("/svc/web/a", "v2"));
+  EXPECT_EQ(Wait(*registrar, u), Outcome::kApplied);
+  EXPECT_EQ(probe.Get("/svc/web/a")->data, "v2");
+
+  // Register, deregister, register again: registered, with the last data (Nacos #9816).
+  Must(registrar->Deregister("/svc/web/a"));
+  uint64_t again = Must(registrar->Register("/svc/web/a", "v3"));
+  uint64_t gone = Must(registrar->Deregister("/svc/web/p"));
+  EXPECT_EQ(Wait(*registrar, again), Outcome::kApplied);
+  EXPECT_EQ(Wait(*registrar, gone), Outcome::kApplied);
+  EXPECT_EQ(probe.Get("/svc/web/a")->data, "v3");
+  EXPECT_FALSE(probe.Get("/svc/web/p").has_value());
+
+  auto registered = registrar->Registered();
+  ASSERT_TRUE(registered.ok());
+  ASSERT_EQ(registered->size(), 1u);
+  EXPECT_EQ((*registered)[0].intent.path, "/svc/web/a");
+  RegistrarStats stats = registrar->Stats();
+  EXPECT_EQ(stats.spool.pending_count, 0u);
+  EXPECT_EQ(stats.session_state, SessionState::kConnected);
+  EXPECT_GE(stats.applied, 6u);
+}
+
+TEST_F(RegistrarTest, RegistrationsWhileZooKeeperIsDownAreAppliedWhenItReturns) {
+  zk_->Kill(0);
+  auto registrar = Open(Options());
+  std::vector<uint64_t> tickets;
+  for (int i = 0; i < 200; ++i) tickets.push_back(Must(registrar->Register("/down/n" + std::to_string(i), "d")));
+  EXPECT_EQ(registrar->Stats().spool.pending_count, 200u);
+  EXPECT_NE(registrar->Stats().session_state, SessionState::kConnected);
+  zk_->Restart(0);
+  for (uint64_t t : tickets) ASSERT_EQ(Wait(*registrar, t), Outcome::kApplied);
+  ZkProbe probe(zk_->ConnectString());
+  EXPECT_EQ(probe.Children("/down").size(), 200u);
+}
+
+TEST_F(RegistrarTest, SessionExpiryRecreatesEveryRegisteredEphemeral) {
+  auto registrar = Open(Options());
+  uint64_t last = 0;
+  for (int i = 0; i < 50; ++i) last = Must(registrar->Register("/exp/n" + std::to_string(i), "x" + std::to_string(i)));
+  ASSERT_EQ(Wait(*registrar, last), Outcome::kApplied);
+  const int64_t old_session = registrar->Stats().session_id;
+  auto [id, password] = testing::ReadSavedSession(dir_.Sub("spool"));
+  ASSERT_EQ(id, old_session);
+  ASSERT_TRUE(ZkEnsemble::ExpireSession(zk_->ConnectString(), id, password, 30s));
+
+  ZkProbe probe(zk_->ConnectString());
+  ASSERT_TRUE(Eventually(
+      [&] {
+        RegistrarStats s = registrar->Stats();
+        if (s.session_id == old_session || s.session_state != SessionState::kConnected) return false;
+        for (int i = 0; i < 50; ++i) {
+          auto node = probe.Get("/exp/n" + std::to_string(i));
+          if (!node || node->ephemeral_owner != s.session_id || node->data != "x" + std::to_string(i)) return false;
+        }
+        return true;
+      },
+      30s))
+      << "not every ephemeral was re-created under the new session";
+  EXPECT_GE(registrar->Stats().sessions_started, 2u);
+}
+
+TEST_F(RegistrarTest, ForeignNodeIsNeverTouchedAndTheConflictIsVisible) {
+  ZkProbe foreign(zk_->ConnectString());
+  ASSERT_EQ(foreign.Create("/conf", ""), ZOK);
+  ASSERT_EQ(foreign.Create("/conf/x", "theirs", ZOO_EPHEMERAL), ZOK);
+  std::atomic<int> conflict_events{0};
+  RegistrarOptions o = Options();
+  o.on_event = [&](const RegistrarEvent& e) {
+    if (e.kind == RegistrarEvent::Kind::kConflict) ++conflict_events;
+  };
+  auto registrar = Open(o);
+  uint64_t t = Must(registrar->Register("/conf/x", "ours"));
+  ASSERT_TRUE(Eventually([&] { return registrar->Stats().conflicts >= 3; }, 20s));
+  RegistrarStats stats = registrar->Stats();
+  ASSERT_EQ(stats.conflicting_paths.size(), 1u);
+  EXPECT_EQ(stats.conflicting_paths[0], "/conf/x");
+  EXPECT_NE(stats.last_error.find("which is not ours"), std::string::npos) << stats.last_error;
+  EXPECT_GE(conflict_events.load(), 1);
+  auto node = foreign.Get("/conf/x");
+  ASSERT_TRUE(node.has_value());
+  EXPECT_EQ(node->data, "theirs");
+  EXPECT_EQ(node->ephemeral_owner, foreign.session_id());
+  EXPECT_EQ(registrar->WaitApplied(t, 10ms).status().code(), StatusCode::kTimedOut);
+
+  ASSERT_EQ(foreign.Delete("/conf/x"), ZOK);  // the owner goes away: the retry succeeds
+  EXPECT_EQ(Wait(*registrar, t), Outcome::kApplied);
+  EXPECT_EQ(foreign.Get("/conf/x")->data, "ours");
+  EXPECT_TRUE(registrar->Stats().conflicting_paths.empty());
+}
+
+TEST_F(RegistrarTest, IntentsWhoseTtlRunsOutWhileZooKeeperIsDownAreNeverApplied) {
+  zk_->Kill(0);
+  auto registrar = Open(Options());
+  uint64_t short_lived = Must(registrar->Register("/ttl/short", "x", NodeMode::kEphemeral, 300ms));
+  uint64_t durable = Must(registrar->Register("/ttl/long", "y"));
+  EXPECT_EQ(Wait(*registrar, short_lived, 10s), Outcome::kExpired);
+  zk_->Restart(0);
+  EXPECT_EQ(Wait(*registrar, durable), Outcome::kApplied);
+  ZkProbe probe(zk_->ConnectString());
+  EXPECT_FALSE(probe.Get("/ttl/short").has_value());
+  EXPECT_TRUE(probe.Get("/ttl/long").has_value());
+  EXPECT_EQ(registrar->Stats().expired, 1u);
+  EXPECT_EQ(registrar->Stats().spool.expired_count, 1u);
+}
+
+TEST_F(RegistrarTest, CloseEndsTheSessionAndOpenReassertsTheDesiredState) {
+  {
+    auto registrar = Open(Options());
+    ASSERT_EQ(Wait(*registrar, Must(registrar->Register("/close/a", "1"))), Outcome::kApplied);
+    ASSERT_TRUE(registrar->Close().ok());
+    EXPECT_EQ(registrar->Register("/close/b", "1").status().message(), "the registrar is closed");
+  }
+  ZkProbe probe(zk_->ConnectString());
+  EXPECT_FALSE(probe.Get("/close/a").has_value());  // ephemeral nodes went with the session
+  auto registrar = Open(Options());
+  ASSERT_TRUE(Eventually([&] { return probe.Get("/close/a").has_value(); }, 20s));
+  EXPECT_EQ(probe.Get("/close/a")->ephemeral_owner, registrar->Stats().session_id);
+}
+
+// A child process that owns the spool and is killed with SIGKILL.
+class RegistrarChild {
+ public:
+  RegistrarChild(const std::string& spool, const std::string& hosts, int count, int session_timeout_ms) {
+    int fds[2];
+    EXPECT_EQ(::pipe(fds), 0);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(fds[1], STDOUT_FILENO);
+      ::close(fds[0]);
+      std::string n = std::to_string(count), t = std::to_string(session_timeout_ms);
+      ::execl(ZKSPOOL_REGISTRAR_CHILD, ZKSPOOL_REGISTRAR_CHILD, spool.c_str(), hosts.c_str(), n.c_str(), t.c_str(),
+              nullptr);
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    out_ = ::fdopen(fds[0], "r");
+  }
+  ~RegistrarChild() {
+    Kill();
+    if (out_) std::fclose(out_);
+  }
+  // Waits for "applied <session>"; returns the session id, or 0 if the child died first.
+  int64_t WaitApplied() {
+    long long session = 0;
+    if (std::fscanf(out_, "applied %lld", &session) != 1) return 0;
+    return session;
+  }
+  void Kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  FILE* out_ = nullptr;
+};
+
+TEST_F(RegistrarTest, KillNineAndRestartWithinTheSessionTimeoutResumesTheSession) {
+  RegistrarChild child(dir_.Sub("spool"), zk_->ConnectString(), 20, 20000);
+  const int64_t session = child.WaitApplied();
+  ASSERT_NE(session, 0);
+  ZkProbe probe(zk_->ConnectString());
+  for (int i = 0; i < 20; ++i) probe.Watch("/svc/n" + std::to_string(i));
+  child.Kill();
+
+  auto registrar = Open(Options());
+  ASSERT_TRUE(Eventually([&] { return registrar->Stats().session_state == SessionState::kConnected; }, 20s));
+  EXPECT_EQ(registrar->Stats().session_id, session) << "the saved session was not resumed";
+  EXPECT_EQ(registrar->Stats().sessions_started, 0u);
+  uint64_t t = Must(registrar->Register("/svc/after", "x"));
+  EXPECT_EQ(Wait(*registrar, t), Outcome::kApplied);
+  for (int i = 0; i < 20; ++i) {
+    auto node = probe.Get("/svc/n" + std::to_string(i));
+    ASSERT_TRUE(node.has_value());
+    EXPECT_EQ(node->ephemeral_owner, session);
+  }
+  EXPECT_EQ(probe.DeletedEvents(), 0) << "watchers saw the registration flap";
+}
+
+TEST_F(RegistrarTest, RestartAfterTheSessionTimeoutRecreatesTheNodes) {
+  RegistrarChild child(dir_.Sub("spool"), zk_->ConnectString(), 10, 1000);
+  const int64_t session = child.WaitApplied();
+  ASSERT_NE(session, 0);
+  child.Kill();
+  ZkProbe probe(zk_->ConnectString());
+  ASSERT_TRUE(Eventually([&] { return !probe.Get("/svc/n0").has_value(); }, 20s)) << "the session never expired";
+
+  auto registrar = Open(Options());
+  ASSERT_TRUE(Eventually(
+      [&] {
+        for (int i = 0; i < 10; ++i) {
+          auto node = probe.Get("/svc/n" + std::to_string(i));
+          if (!node || node->data != "v" + std::to_string(i)) return false;
+        }
+        return true;
+      },
+      20s));
+  EXPECT_NE(registrar->Stats().session_id, session);
+  EXPECT_EQ(probe.Get("/svc/n3")->ephemeral_owner, registrar->Stats().session_id);
+}
+
+TEST_F(RegistrarTest, StaleEphemeralOfOurPreviousSessionIsReplaced) {
+  RegistrarChild child(dir_.Sub("spool"), zk_->ConnectString(), 5, 30000);
+  const int64_t old_session = child.WaitApplied();
+  ASSERT_NE(old_session, 0);
+  child.Kill();  // its session lives on for 30 s, and with it the ephemeral nodes
+  {
+    // Make the restart unable to resume, as when the saved session was lost or too old.
+    auto spool = Spool::Open(dir_.Sub("spool"));
+    ASSERT_TRUE(spool.ok());
+    ASSERT_TRUE((*spool)->SaveSession({0x123456789, std::string(16, 'x')}).ok());
+  }
+  ZkProbe probe(zk_->ConnectString());
+  ASSERT_EQ(probe.Get("/svc/n0")->ephemeral_owner, old_session);
+  auto registrar = Open(Options());
+  ASSERT_TRUE(Eventually(
+      [&] {
+        int64_t now = registrar->Stats().session_id;
+        if (now == old_session || registrar->Stats().session_state != SessionState::kConnected) return false;
+        for (int i = 0; i < 5; ++i) {
+          auto node = probe.Get("/svc/n" + std::to_string(i));
+          if (!node || node->ephemeral_owner != now) return false;
+        }
+        return true;
+      },
+      20s))
+      << "stale ephemerals of our old session were not replaced";
+  EXPECT_EQ(registrar->Stats().conflicts, 0u);
+}
+
+}  // namespace
+}  // namespace zkspool
