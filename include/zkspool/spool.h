@@ -146,7 +146,9 @@ class Spool {
 
   // Records that the intents `seqs` are applied to ZooKeeper: in one atomic write, deletes them
   // from the pending set and, in sequence order, upserts each put's node into the registered set
-  // or removes each delete's path from it.
+  // or removes each delete's path from it. Like Expire and MarkFailed, the write survives a crash
+  // of this process but is not fsync'd: a power cut may undo it, which brings the intents back to
+  // be applied again (idempotently), never changed.
   // Errors (nothing is changed): kNotFound if any seq is not pending, kCorruption, kIOError.
   Status MarkApplied(std::span<const uint64_t> seqs);
 

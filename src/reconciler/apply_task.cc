@@ -7,12 +7,15 @@
 namespace zkspool {
 namespace {
 
-// Results after which nobody knows whether the call took effect.
-bool Uncertain(int rc) {
+}  // namespace
+
+bool IsUncertain(int rc) {
   return rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT || rc == ZSESSIONEXPIRED || rc == ZSESSIONMOVED ||
          rc == ZCLOSING || rc == ZINVALIDSTATE || rc == ZTHROTTLEDOP || rc == ZNOTREADONLY || rc == ZNOTHING ||
          rc == ZSYSTEMERROR || rc == ZMARSHALLINGERROR;
 }
+
+namespace {
 
 std::string SessionHex(int64_t id) {
   char buf[32];
@@ -68,7 +71,7 @@ Step ApplyTask::NextParentOrCreate() {
 }
 
 Step ApplyTask::Unexpected(int rc, const char* during) {
-  if (Uncertain(rc)) {
+  if (IsUncertain(rc)) {
     last_ = StepKind::kRetryLater;
     return {StepKind::kRetryLater, desired_.path, -1, std::string(during) + ": " + zerror(rc)};
   }

@@ -43,6 +43,10 @@ enum class StepKind {
 
 const char* StepKindName(StepKind kind);
 
+// True for results after which nobody knows whether the call took effect (connection loss,
+// timeout, expiry, closing): the call must be retried from a fresh read, never assumed.
+bool IsUncertain(int rc);
+
 struct Step {
   Step() = default;
   Step(StepKind k, std::string p, int32_t v = -1, std::string r = {})

@@ -26,6 +26,10 @@ constexpr milliseconds kExpireEvery{500};
 constexpr milliseconds kAuthFailedRetry{5000};
 constexpr size_t kLoadChunk = 1000;
 constexpr size_t kMaxRemembered = 1'000'000;  // outcomes kept for WaitApplied
+// Creates per multi, and their bytes: well under jute.maxbuffer, whose excess makes the server
+// drop the connection and fail every outstanding request.
+constexpr size_t kMaxBatch = 200;
+constexpr size_t kMaxBatchBytes = 256 * 1024;
 
 }  // namespace
 
@@ -216,14 +220,25 @@ void Reconciler::ReplaceExpiredSession() {
 void Reconciler::HandleCompletion(const Completion& c) {
   auto token = outstanding_.find(c.token);
   if (token == outstanding_.end()) return;
-  std::string path = std::move(token->second);
+  std::vector<std::string> paths = std::move(token->second);
   outstanding_.erase(token);
-  auto it = work_.find(path);
-  if (it == work_.end() || !it->second.task) return;
-  PathWork& work = it->second;
-  work.waiting = false;
-  Step next = work.step.kind == StepKind::kRead ? work.task->OnRead(c.rc, c.node) : work.task->OnResult(c.rc);
-  Advance(path, work, std::move(next));
+  outstanding_ops_ -= paths.size();
+  const bool batch = paths.size() > 1;
+  for (const std::string& path : paths) {
+    auto it = work_.find(path);
+    if (it == work_.end() || !it->second.task) continue;
+    PathWork& work = it->second;
+    work.waiting = false;
+    if (batch && c.rc != ZOK && !IsUncertain(c.rc)) {
+      // Which create failed is not worth decoding: nothing was applied, so each goes alone
+      // and one conflict never holds back the rest.
+      work.alone = true;
+      ready_.push_back(path);
+      continue;
+    }
+    Step next = work.step.kind == StepKind::kRead ? work.task->OnRead(c.rc, c.node) : work.task->OnResult(c.rc);
+    Advance(path, work, std::move(next));
+  }
 }
 
 void Reconciler::Advance(const std::string& path, PathWork& work, Step step) {
@@ -322,6 +337,7 @@ void Reconciler::FinishBatch(const std::string& path, PathWork& work, Outcome ou
   work.task.reset();
   work.reassert = false;
   work.wrote = false;
+  work.alone = false;
   work.conflicts = 0;
   if (work.queued.empty()) {
     work_.erase(path);
@@ -394,18 +410,36 @@ void Reconciler::IssueReady() {
     ready_.push_back(delayed_.begin()->second);
     delayed_.erase(delayed_.begin());
   }
-  while (!ready_.empty() && outstanding_.size() < options_.max_in_flight && connected_) {
+  std::vector<std::string> batch;
+  size_t batch_bytes = 0;
+  while (!ready_.empty() && outstanding_ops_ + batch.size() < options_.max_in_flight && connected_) {
     std::string path = std::move(ready_.front());
     ready_.pop_front();
-    auto it = work_.find(path);
-    if (it == work_.end() || it->second.waiting || it->second.not_before > now) continue;
-    Issue(path, it->second);
+    PathWork* work = Prepare(path);
+    if (work == nullptr) continue;
+    const Intent& desired = work->task->desired();
+    const bool batchable = work->step.kind == StepKind::kCreate && !work->alone &&
+                           desired.mode != NodeMode::kPersistentWithTtl;
+    if (!batchable) {
+      IssueOne(path, *work);
+      continue;
+    }
+    batch_bytes += desired.path.size() + desired.data.size();
+    batch.push_back(std::move(path));
+    if (batch.size() >= kMaxBatch || batch_bytes >= kMaxBatchBytes) {
+      IssueBatch(batch);
+      batch_bytes = 0;
+    }
   }
+  IssueBatch(batch);
 }
 
-void Reconciler::Issue(const std::string& path, PathWork& work) {
+Reconciler::PathWork* Reconciler::Prepare(const std::string& path) {
+  auto it = work_.find(path);
+  if (it == work_.end() || it->second.waiting || it->second.not_before > Clock::now()) return nullptr;
+  PathWork& work = it->second;
   if (!work.task) {
-    if (work.batch.empty()) return;
+    if (work.batch.empty()) return nullptr;
     if (!work.reassert) {
       const int64_t now_ms = WallMs();
       bool any_expired = std::any_of(work.batch.begin(), work.batch.end(), [&](const SpooledIntent& r) {
@@ -413,26 +447,52 @@ void Reconciler::Issue(const std::string& path, PathWork& work) {
       });
       if (any_expired) {
         RunExpire();  // never sent late: drop them first (this may erase `work`)
-        auto again = work_.find(path);
-        if (again == work_.end()) return;
-        return Issue(path, again->second);
+        return Prepare(path);
       }
     }
-    Intent target = work.batch.back().intent;
-    target.acl = work.batch.back().intent.acl;
-    work.task = std::make_unique<ApplyTask>(std::move(target), &ownership_, work.reassert);
+    work.task = std::make_unique<ApplyTask>(work.batch.back().intent, &ownership_, work.reassert);
     work.step = work.task->Restart();
   } else if (work.step.kind == StepKind::kConflict || work.step.kind == StepKind::kRetryLater) {
     work.step = work.task->Restart();
   }
+  return &work;
+}
+
+void Reconciler::IssueOne(const std::string& path, PathWork& work) {
   const uint64_t token = next_token_++;
   int rc = IssueStep(session_->handle(), work.step, work.task->desired(), token, this);
   if (rc == ZOK) {
-    outstanding_[token] = path;
+    outstanding_[token] = {path};
+    ++outstanding_ops_;
     work.waiting = true;
     return;
   }
   Advance(path, work, Step(StepKind::kRetryLater, path, -1, zerror(rc)));
+}
+
+void Reconciler::IssueBatch(std::vector<std::string>& paths) {
+  if (paths.size() == 1) IssueOne(paths[0], work_.at(paths[0]));
+  if (paths.size() <= 1) {
+    paths.clear();
+    return;
+  }
+  std::vector<const Intent*> creates;
+  for (const std::string& path : paths) creates.push_back(&work_.at(path).task->desired());
+  const uint64_t token = next_token_++;
+  int rc = IssueCreateBatch(session_->handle(), creates, token, this);
+  for (const std::string& path : paths) {
+    PathWork& work = work_.at(path);
+    if (rc == ZOK) {
+      work.waiting = true;
+    } else {
+      Advance(path, work, Step(StepKind::kRetryLater, path, -1, zerror(rc)));
+    }
+  }
+  if (rc == ZOK) {
+    outstanding_ops_ += paths.size();
+    outstanding_[token] = std::move(paths);
+  }
+  paths.clear();
 }
 
 void Reconciler::RunExpire() {

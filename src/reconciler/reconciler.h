@@ -55,6 +55,7 @@ class Reconciler : public CompletionSink {
     bool reassert = false;              // re-creating a registered node; nothing to mark applied
     bool waiting = false;               // a call is outstanding
     bool wrote = false;                 // the task sent a write (counts re-assertions that fixed something)
+    bool alone = false;                 // its create failed inside a multi: send it on its own
     Clock::time_point not_before{};     // backoff after a conflict or an uncertain outcome
     int conflicts = 0;
   };
@@ -71,7 +72,10 @@ class Reconciler : public CompletionSink {
   void ScheduleReassertAll();
   void Reassert(const SpooledIntent& node);
   void IssueReady();
-  void Issue(const std::string& path, PathWork& work);
+  // Starts the path's task if needed and returns it, or null if nothing is left to send.
+  PathWork* Prepare(const std::string& path);
+  void IssueOne(const std::string& path, PathWork& work);
+  void IssueBatch(std::vector<std::string>& paths);
   void RunExpire();
   void FlushResolved();
   void Emit(RegistrarEvent event);
@@ -104,7 +108,8 @@ class Reconciler : public CompletionSink {
   bool connected_ = false;
   bool verified_since_open_ = false;
   std::map<std::string, PathWork> work_;
-  std::map<uint64_t, std::string> outstanding_;  // token -> path
+  std::map<uint64_t, std::vector<std::string>> outstanding_;  // token -> the paths of its call
+  size_t outstanding_ops_ = 0;
   std::deque<std::string> ready_;                 // paths whose next call can be sent
   std::multimap<Clock::time_point, std::string> delayed_;  // paths in backoff
   uint64_t next_token_ = 1;

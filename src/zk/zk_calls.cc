@@ -1,7 +1,9 @@
 #include "zk/zk_calls.h"
 
+#include <array>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace zkspool {
 namespace {
@@ -39,6 +41,23 @@ void OnData(int rc, const char* value, int value_len, const Stat* stat, const vo
   Finish(static_cast<CallContext*>(const_cast<void*>(data)), rc, &node);
 }
 void IgnoreSync(int, const char*, const void*) {}
+
+struct BatchContext {
+  uint64_t token;
+  CompletionSink* sink;
+  std::vector<std::string> paths;
+  std::vector<zoo_op_t> ops;
+  std::vector<zoo_op_result_t> results;
+  std::vector<std::array<char, 16>> created_paths;
+};
+
+void OnBatch(int rc, const void* data) {
+  std::unique_ptr<BatchContext> batch(static_cast<BatchContext*>(const_cast<void*>(data)));
+  Completion c;
+  c.token = batch->token;
+  c.rc = rc;
+  batch->sink->Deliver(std::move(c));
+}
 
 ACL_vector* AclFor(const Intent& desired) {
   return desired.acl == AclChoice::kCreatorAll ? &ZOO_CREATOR_ALL_ACL : &ZOO_OPEN_ACL_UNSAFE;
@@ -102,6 +121,29 @@ int IssueStep(zhandle_t* zh, const Step& step, const Intent& desired, uint64_t t
       break;
   }
   if (rc == ZOK) call.release();  // the completion owns it now
+  return rc;
+}
+
+int IssueCreateBatch(zhandle_t* zh, const std::vector<const Intent*>& creates, uint64_t token, CompletionSink* sink) {
+  auto batch = std::make_unique<BatchContext>();
+  batch->token = token;
+  batch->sink = sink;
+  const size_t n = creates.size();
+  batch->paths.reserve(n);
+  batch->ops.resize(n);
+  batch->results.resize(n);
+  batch->created_paths.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const Intent& desired = *creates[i];
+    batch->paths.push_back(desired.path);
+    // The data is referenced, not copied, by the op: it lives in the caller's task until the
+    // completion, which the reconciler guarantees by keeping the task while the call is out.
+    zoo_create_op_init(&batch->ops[i], batch->paths.back().c_str(), desired.data.data(),
+                       static_cast<int>(desired.data.size()), AclFor(desired), CreateFlags(desired.mode),
+                       batch->created_paths[i].data(), static_cast<int>(batch->created_paths[i].size()));
+  }
+  int rc = zoo_amulti(zh, static_cast<int>(n), batch->ops.data(), batch->results.data(), OnBatch, batch.get());
+  if (rc == ZOK) batch.release();
   return rc;
 }
 

@@ -5,6 +5,7 @@
 #include <zookeeper/zookeeper.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "reconciler/apply_task.h"
 
@@ -28,5 +29,11 @@ class CompletionSink {
 // a node of ours is deleted or changed from outside. Returns the submission's rc: ZOK, or an error
 // such as ZINVALIDSTATE after which no completion will come.
 int IssueStep(zhandle_t* zh, const Step& step, const Intent& desired, uint64_t token, CompletionSink* sink);
+
+// Creates the nodes `creates` describe in one multi: one round trip and one transaction for all,
+// which is what lets a backlog drain faster than one create per round trip. All are created or
+// none; the completion carries the multi's rc. Persistent-ttl nodes cannot be created in a multi
+// (ZUNIMPLEMENTED in 3.8), so `creates` must hold none.
+int IssueCreateBatch(zhandle_t* zh, const std::vector<const Intent*>& creates, uint64_t token, CompletionSink* sink);
 
 }  // namespace zkspool

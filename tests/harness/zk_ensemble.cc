@@ -333,8 +333,9 @@ void ZkEnsemble::PickPortsAndWriteConfigs() {
         << "admin.enableServer=false\n"
         << "4lw.commands.whitelist=srvr,ruok,stat,mntr\n"
         // SIGKILL keeps everything the JVM wrote in the page cache, and only power loss
-        // would need the fsyncs; skipping them keeps commit latency sane on a shared disk.
-        << "forceSync=no\n"
+        // would need the fsyncs; skipping them keeps commit latency sane on a shared disk
+        // (benchmarks set force_sync for the production default).
+        << "forceSync=" << (options_.force_sync ? "yes" : "no") << "\n"
         // KB; the default 64 MB per txn log file is pointless for a test's few writes.
         << "preAllocSize=1024\n";
     if (quorum) {
@@ -375,6 +376,8 @@ void ZkEnsemble::Launch(int member) {
       "-Dzookeeper.fastleader.maxNotificationInterval=1000",
       // A member that is SIGKILLed before its first snapshot must still restart.
       "-Dzookeeper.snapshot.trust.empty=true",
+      // TTL nodes (persistent-with-ttl registrations) exist only with extended types on.
+      "-Dzookeeper.extendedTypesEnabled=true",
       "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
       "-Dorg.slf4j.simpleLogger.showDateTime=true",
       "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",

@@ -11,6 +11,12 @@
 // is printed to stderr then. JAVA_HOME picks the JVM (default: `java` on PATH) and
 // ZKSPOOL_ZK_CLASSPATH overrides the server classpath.
 //
+// Server settings worth knowing when writing a test: tickTime = options.tick_ms,
+// initLimit 20 and syncLimit 10 ticks (so with 100 ms ticks a frozen or cut-off member is
+// dropped after ~1 s), minSessionTimeout 2 ticks, forceSync=no (a SIGKILLed member loses
+// nothing, since its writes sit in the page cache; only power loss would need the fsyncs).
+// A test process that is itself SIGKILLed leaves its temp dir behind (but no servers).
+//
 // Servers never outlive the test process: each JVM gets PR_SET_PDEATHSIG=SIGKILL. Linux
 // ties that signal to the *thread* that forked, so call Start() and Restart() from a
 // thread that lives as long as the ensemble (normally the test's main thread); a member
@@ -19,8 +25,8 @@
 // Thread-safety: use an ensemble from one thread. The exceptions are size(),
 // ConnectString(), Srvr(), FourLetterWord(), IsServing() and Leader(): they only read
 // what Start() fixed and talk to the servers over fresh sockets, so any thread may call
-// them concurrently with each other and with Kill/Freeze/Thaw/Restart. ExpireSession() is static and
-// thread-safe.
+// them concurrently with each other and with Kill/Freeze/Thaw/Restart. ExpireSession()
+// is static and thread-safe.
 //
 // The first Start() or ExpireSession() in a process lowers the ZooKeeper C client's log
 // level to ZOO_LOG_LEVEL_WARN (its INFO chatter buries test output); call
@@ -41,6 +47,9 @@ struct EnsembleOptions {
   int members = 1;                  // 1 = standalone server, 3 = quorum ensemble
   int tick_ms = 100;                // short tickTime so elections and session expiry are fast
   int max_session_timeout_ms = 60000;
+  // ZooKeeper's own default is forceSync=yes (fsync the txn log before acknowledging). Tests
+  // turn it off (SIGKILL loses nothing either way); benchmarks keep the production default.
+  bool force_sync = false;
 };
 
 class ZkEnsemble {
@@ -99,7 +108,8 @@ class ZkEnsemble {
   // SIGKILLs the member (also when frozen) and reaps it. No-op if it is not running.
   void Kill(int member);
   // SIGSTOP: the JVM keeps its sockets but stops answering (the kernel still accepts TCP
-  // connections), so peers and clients see a hang, not a refusal. No-op if not running.
+  // connections), so peers and clients see a hang, not a refusal. Returns once the
+  // process is actually stopped (SIGSTOP is asynchronous). No-op if not running.
   void Freeze(int member);
   // SIGCONT a frozen member. No-op if it is not running.
   void Thaw(int member);
@@ -129,7 +139,8 @@ class ZkEnsemble {
   // log cannot be read.
   std::string LogTail(int member, int lines = 40) const;
 
-  // The member's current JVM pid, or -1 if it is not running (killed and not restarted).
+  // The member's JVM pid; -1 after Kill() until Restart(). A JVM that exited on its own
+  // keeps its (zombie, unreaped) pid until Kill() or Restart(); IsRunning() tells.
   pid_t Pid(int member) const;
   // The temp dir holding every member's data dir, zoo.cfg and log; removed by ~ZkEnsemble.
   const std::string& WorkDir() const { return work_dir_; }

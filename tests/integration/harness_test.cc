@@ -5,13 +5,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-// The blocking API (zoo_create, zoo_get, ...) of the multi-threaded client is only declared
-// under THREADED, and the imported ZooKeeperMt target does not define it.
-#ifndef THREADED
-#define THREADED
-#endif
-#include <zookeeper/zookeeper.h>
+#include <zookeeper/zookeeper.h>  // sync API: ZooKeeperMt::zookeeper_mt defines THREADED
 
 #include <algorithm>
 #include <chrono>

@@ -172,6 +172,37 @@ TEST_F(RegistrarTest, IntentsWhoseTtlRunsOutWhileZooKeeperIsDownAreNeverApplied)
   EXPECT_EQ(registrar->Stats().spool.expired_count, 1u);
 }
 
+TEST_F(RegistrarTest, PersistentTtlAndContainerNodesAreCreatedWithTheirMode) {
+  auto registrar = Open(Options());
+  uint64_t ttl = Must(registrar->RegisterWithNodeTtl("/modes/ttl", "t", 60s));
+  uint64_t container = Must(registrar->Register("/modes/box", "c", NodeMode::kContainer));
+  EXPECT_EQ(Wait(*registrar, ttl), Outcome::kApplied);
+  EXPECT_EQ(Wait(*registrar, container), Outcome::kApplied);
+  ZkProbe probe(zk_->ConnectString());
+  EXPECT_EQ(probe.Get("/modes/ttl")->data, "t");
+  EXPECT_EQ(probe.Get("/modes/ttl")->ephemeral_owner, 0);
+  EXPECT_EQ(probe.Get("/modes/box")->data, "c");
+  // An update of a TTL node is a set, not a re-create (no multi can carry a TTL create).
+  uint64_t update = Must(registrar->RegisterWithNodeTtl("/modes/ttl", "t2", 60s));
+  EXPECT_EQ(Wait(*registrar, update), Outcome::kApplied);
+  EXPECT_EQ(probe.Get("/modes/ttl")->data, "t2");
+}
+
+TEST_F(RegistrarTest, APermanentErrorParksTheIntentAndTheRestGoOn) {
+  ZkProbe probe(zk_->ConnectString());
+  ASSERT_EQ(probe.Create("/perm", ""), ZOK);
+  ASSERT_EQ(probe.Create("/perm/eph", "", ZOO_EPHEMERAL), ZOK);  // ephemeral nodes cannot have children
+  auto registrar = Open(Options());
+  uint64_t bad = Must(registrar->Register("/perm/eph/child", "x"));
+  uint64_t good = Must(registrar->Register("/perm/ok", "y"));
+  EXPECT_EQ(Wait(*registrar, bad), Outcome::kFailed);
+  EXPECT_EQ(Wait(*registrar, good), Outcome::kApplied);
+  RegistrarStats stats = registrar->Stats();
+  EXPECT_EQ(stats.failed, 1u);
+  EXPECT_EQ(stats.spool.failed_count, 1u);
+  EXPECT_NE(stats.last_error.find("a parent is an ephemeral node"), std::string::npos) << stats.last_error;
+}
+
 TEST_F(RegistrarTest, CloseEndsTheSessionAndOpenReassertsTheDesiredState) {
   {
     auto registrar = Open(Options());
