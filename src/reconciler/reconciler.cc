@@ -49,6 +49,7 @@ Status Reconciler::Start() {
   if (!saved.ok()) return saved.status();
   if (*saved) ownership_.current_session = (*saved)->id;  // OnConnected tells whether it was resumed
 
+  mailbox_ = std::make_unique<CompletionMailbox>(this);
   session_ = std::make_unique<ZkSession>(options_.hosts, static_cast<int>(options_.session_timeout.count()),
                                          options_.digest_auth, [this] { Notify(); });
   if (Status s = session_->Start(*saved); !s.ok()) return s;
@@ -80,11 +81,17 @@ void Reconciler::Stop(Registrar::CloseMode mode) {
   if (thread_.joinable()) thread_.join();
   if (!session_) return;
   if (mode == Registrar::CloseMode::kKeepSession) {
+    // The handle lives on to keep the session; it still refers to these two, so they are leaked
+    // on purpose (a process closes this way just before it exits).
     session_->Abandon();
+    mailbox_->Detach();
+    (void)session_.release();
+    (void)mailbox_.release();
   } else {
-    session_->Close();
+    session_->Close();  // completions of outstanding calls arrive while it closes
+    session_.reset();
+    mailbox_.reset();
   }
-  session_.reset();
   SetSessionState(SessionState::kClosed);
 }
 
@@ -460,7 +467,7 @@ Reconciler::PathWork* Reconciler::Prepare(const std::string& path) {
 
 void Reconciler::IssueOne(const std::string& path, PathWork& work) {
   const uint64_t token = next_token_++;
-  int rc = IssueStep(session_->handle(), work.step, work.task->desired(), token, this);
+  int rc = IssueStep(session_->handle(), work.step, work.task->desired(), token, mailbox_.get());
   if (rc == ZOK) {
     outstanding_[token] = {path};
     ++outstanding_ops_;
@@ -479,7 +486,7 @@ void Reconciler::IssueBatch(std::vector<std::string>& paths) {
   std::vector<const Intent*> creates;
   for (const std::string& path : paths) creates.push_back(&work_.at(path).task->desired());
   const uint64_t token = next_token_++;
-  int rc = IssueCreateBatch(session_->handle(), creates, token, this);
+  int rc = IssueCreateBatch(session_->handle(), creates, token, mailbox_.get());
   for (const std::string& path : paths) {
     PathWork& work = work_.at(path);
     if (rc == ZOK) {

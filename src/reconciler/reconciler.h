@@ -86,6 +86,7 @@ class Reconciler : public CompletionSink {
   Spool* spool_;
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<ZkSession> session_;
+  std::unique_ptr<CompletionMailbox> mailbox_;  // what calls complete into
   Ownership ownership_;
   std::thread thread_;
 

@@ -5,6 +5,7 @@
 #include <zookeeper/zookeeper.h>
 
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "reconciler/apply_task.h"
@@ -22,6 +23,26 @@ class CompletionSink {
   virtual ~CompletionSink() = default;
   // Called on the client's completion thread; must not block.
   virtual void Deliver(Completion completion) = 0;
+};
+
+// Forwards completions to a target that may go away first: a handle abandoned to keep its
+// session alive (Registrar::CloseMode::kKeepSession) may still complete calls after its owner is
+// gone; those are dropped here instead of reaching freed memory.
+class CompletionMailbox : public CompletionSink {
+ public:
+  explicit CompletionMailbox(CompletionSink* target) : target_(target) {}
+  void Deliver(Completion completion) override {
+    std::lock_guard lock(mu_);
+    if (target_ != nullptr) target_->Deliver(std::move(completion));
+  }
+  void Detach() {
+    std::lock_guard lock(mu_);
+    target_ = nullptr;
+  }
+
+ private:
+  std::mutex mu_;
+  CompletionSink* target_;
 };
 
 // Submits the call for `step` (which must not be kDone, kConflict, kFailed or kRetryLater) to

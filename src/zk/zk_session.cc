@@ -11,10 +11,9 @@ ZkSession::~ZkSession() { Close(); }
 
 void ZkSession::Watcher(zhandle_t*, int type, int state, const char* path, void* context) {
   auto* self = static_cast<ZkSession*>(context);
-  {
-    std::lock_guard lock(self->mu_);
-    self->events_.push_back({type, state, path ? path : ""});
-  }
+  std::lock_guard lock(self->mu_);
+  if (self->abandoned_) return;
+  self->events_.push_back({type, state, path ? path : ""});
   self->wake_();
 }
 
@@ -47,7 +46,11 @@ void ZkSession::Close() {
   zh_ = nullptr;
 }
 
-void ZkSession::Abandon() { zh_ = nullptr; }
+void ZkSession::Abandon() {
+  std::lock_guard lock(mu_);
+  abandoned_ = true;
+  zh_ = nullptr;
+}
 
 SessionInfo ZkSession::client_id() const {
   SessionInfo info;

@@ -37,7 +37,9 @@ class ZkSession {
   // ZCLOSING) before it returns. Never call from a ZooKeeper callback.
   void Close();
   // Forgets the handle without ending the session, so that its ephemeral nodes live on until
-  // the session times out: for a process about to exit and restart. The handle leaks.
+  // the session times out: for a process about to exit and restart. The handle keeps running
+  // and refers to this object, so the caller must leak this object too; its events are ignored
+  // from now on.
   void Abandon();
 
   zhandle_t* handle() const { return zh_; }
@@ -56,8 +58,9 @@ class ZkSession {
   std::string digest_auth_;
   std::function<void()> wake_;
   zhandle_t* zh_ = nullptr;
-  std::mutex mu_;
+  std::mutex mu_;  // held while waking, so that Abandon waits for a wake in progress
   std::vector<ZkEvent> events_;
+  bool abandoned_ = false;
 };
 
 }  // namespace zkspool
