@@ -299,6 +299,7 @@ void Reconciler::Advance(const std::string& path, PathWork& work, Step step) {
 
 void Reconciler::FinishBatch(const std::string& path, PathWork& work, Outcome outcome, const std::string& reason) {
   const int64_t now_ms = WallMs();
+  if (outcome == Outcome::kApplied && work.task->desired().op == Op::kPut) WatchNode(session_->handle(), path);
   if (!work.reassert) {
     std::vector<uint64_t> seqs;
     for (const SpooledIntent& r : work.batch) {

@@ -147,4 +147,8 @@ int IssueCreateBatch(zhandle_t* zh, const std::vector<const Intent*>& creates, u
   return rc;
 }
 
+void WatchNode(zhandle_t* zh, const std::string& path) {
+  zoo_aexists(zh, path.c_str(), 1, [](int, const Stat*, const void*) {}, nullptr);
+}
+
 }  // namespace zkspool

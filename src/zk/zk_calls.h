@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "reconciler/apply_task.h"
@@ -50,6 +51,10 @@ class CompletionMailbox : public CompletionSink {
 // a node of ours is deleted or changed from outside. Returns the submission's rc: ZOK, or an error
 // such as ZINVALIDSTATE after which no completion will come.
 int IssueStep(zhandle_t* zh, const Step& step, const Intent& desired, uint64_t token, CompletionSink* sink);
+
+// Leaves a watch on `path` (exists), so that the watcher hears if the node we just put there is
+// deleted or changed from outside. Fire and forget: the result does not matter.
+void WatchNode(zhandle_t* zh, const std::string& path);
 
 // Creates the nodes `creates` describe in one multi: one round trip and one transaction for all,
 // which is what lets a backlog drain faster than one create per round trip. All are created or

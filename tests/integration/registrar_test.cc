@@ -203,6 +203,48 @@ TEST_F(RegistrarTest, APermanentErrorParksTheIntentAndTheRestGoOn) {
   EXPECT_NE(stats.last_error.find("a parent is an ephemeral node"), std::string::npos) << stats.last_error;
 }
 
+TEST_F(RegistrarTest, NodesDeletedOrChangedFromOutsideAreRestored) {
+  auto registrar = Open(Options());
+  ASSERT_EQ(Wait(*registrar, Must(registrar->Register("/outside/a", "mine"))), Outcome::kApplied);
+  ASSERT_EQ(Wait(*registrar, Must(registrar->Register("/outside/b", "mine"))), Outcome::kApplied);
+  ZkProbe probe(zk_->ConnectString());
+  ASSERT_EQ(probe.Delete("/outside/a"), ZOK);
+  ASSERT_EQ(zoo_set(probe.handle(), "/outside/b", "tampered", 8, -1), ZOK);
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto a = probe.Get("/outside/a");
+        auto b = probe.Get("/outside/b");
+        return a && a->data == "mine" && b && b->data == "mine";
+      },
+      20s))
+      << "the watch on our nodes did not bring them back";
+  EXPECT_GE(registrar->Stats().reasserted, 2u);
+}
+
+TEST_F(RegistrarTest, HostsWithAChrootPutEverythingUnderIt) {
+  ZkProbe probe(zk_->ConnectString());
+  ASSERT_EQ(probe.Create("/tenant", ""), ZOK);
+  RegistrarOptions o = Options();
+  o.hosts = zk_->ConnectString() + "/tenant";
+  auto registrar = Open(o);
+  ASSERT_EQ(Wait(*registrar, Must(registrar->Register("/svc/a", "x"))), Outcome::kApplied);
+  EXPECT_TRUE(probe.Get("/tenant/svc/a").has_value());
+  EXPECT_FALSE(probe.Get("/svc/a").has_value());
+}
+
+TEST_F(RegistrarTest, BadOptionsAreRefusedWithAClearError) {
+  RegistrarOptions o = Options();
+  o.hosts = "";
+  EXPECT_EQ(Registrar::Open(o).status().ToString(), "invalid argument: hosts is empty: give a ZooKeeper connect string");
+  o = Options();
+  o.digest_auth = "no-colon";
+  EXPECT_EQ(Registrar::Open(o).status().ToString(), "invalid argument: digest_auth must be \"user:password\"");
+  o = Options();
+  o.acl = AclChoice::kCreatorAll;
+  EXPECT_EQ(Registrar::Open(o).status().ToString(),
+            "invalid argument: acl creator-all needs digest_auth: ZooKeeper refuses it for anonymous sessions");
+}
+
 TEST_F(RegistrarTest, CloseEndsTheSessionAndOpenReassertsTheDesiredState) {
   {
     auto registrar = Open(Options());
