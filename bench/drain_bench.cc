@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -119,6 +120,7 @@ zkspool::RegistrarOptions Options(const std::string& dir, const std::string& hos
   o.spool_dir = dir;
   o.hosts = hosts;
   o.session_timeout = 10s;
+  if (const char* window = std::getenv("ZKSPOOL_BENCH_WINDOW")) o.max_in_flight = std::stoul(window);
   o.spool.logger = std::make_shared<spdlog::logger>("bench");  // quiet
   return o;
 }

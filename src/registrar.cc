@@ -42,16 +42,23 @@ const char* OutcomeName(Outcome outcome) {
 
 struct Registrar::Impl {
   RegistrarOptions options;
-  std::unique_ptr<Spool> spool;
-  std::unique_ptr<Reconciler> reconciler;
-  mutable std::mutex close_mu;  // guards the two pointers above against Close
+  // Callers copy these under the lock and use them outside it, so that appends from many
+  // threads share fsyncs and a Close cannot free what a waiter still uses.
+  mutable std::mutex mu;
+  std::shared_ptr<Spool> spool;
+  std::shared_ptr<Reconciler> reconciler;
+
+  std::pair<std::shared_ptr<Spool>, std::shared_ptr<Reconciler>> Parts() const {
+    std::lock_guard lock(mu);
+    return {spool, reconciler};
+  }
 
   Result<uint64_t> Append(Intent intent, std::chrono::milliseconds ttl) {
-    std::lock_guard lock(close_mu);
-    if (!spool) return Status::InvalidArgument("the registrar is closed");
+    auto [spool_ref, reconciler_ref] = Parts();
+    if (!spool_ref) return Status::InvalidArgument("the registrar is closed");
     intent.acl = options.acl;
-    Result<uint64_t> seq = spool->Append(std::move(intent), ttl.count() > 0 ? ttl : options.default_ttl);
-    if (seq.ok()) reconciler->Notify();
+    Result<uint64_t> seq = spool_ref->Append(std::move(intent), ttl.count() > 0 ? ttl : options.default_ttl);
+    if (seq.ok()) reconciler_ref->Notify();
     return seq;
   }
 };
@@ -70,6 +77,11 @@ Result<std::unique_ptr<Registrar>> Registrar::Open(RegistrarOptions options) {
   }
   if (options.max_in_flight == 0) return Status::InvalidArgument("max_in_flight must be at least 1");
   if (options.session_timeout.count() <= 0) return Status::InvalidArgument("session_timeout must be positive");
+  if (options.anti_entropy_interval.count() <= 0 || options.conflict_backoff_min.count() <= 0 ||
+      options.conflict_backoff_max < options.conflict_backoff_min) {
+    return Status::InvalidArgument(
+        "anti_entropy_interval and conflict_backoff_min must be positive, conflict_backoff_max at least the min");
+  }
   // The C client logs to stderr at INFO by default; its warnings are enough (process-wide).
   zoo_set_debug_level(ZOO_LOG_LEVEL_WARN);
 
@@ -80,7 +92,7 @@ Result<std::unique_ptr<Registrar>> Registrar::Open(RegistrarOptions options) {
   if (!spool.ok()) return spool.status();
   impl->spool = std::move(spool).value();
   impl->options = options;
-  impl->reconciler = std::make_unique<Reconciler>(std::move(options), impl->spool.get(), log);
+  impl->reconciler = std::make_shared<Reconciler>(std::move(options), impl->spool, log);
   if (Status s = impl->reconciler->Start(); !s.ok()) return s;
   return std::unique_ptr<Registrar>(new Registrar(std::move(impl)));
 }
@@ -119,22 +131,18 @@ Result<uint64_t> Registrar::Deregister(const std::string& path, std::chrono::mil
 }
 
 Result<Outcome> Registrar::WaitApplied(uint64_t ticket, std::chrono::milliseconds timeout) {
-  Reconciler* reconciler;
-  {
-    std::lock_guard lock(impl_->close_mu);
-    if (!impl_->reconciler) return Status::InvalidArgument("the registrar is closed");
-    reconciler = impl_->reconciler.get();
-  }
+  auto [spool, reconciler] = impl_->Parts();
+  if (!reconciler) return Status::InvalidArgument("the registrar is closed");
   return reconciler->WaitApplied(ticket, timeout);
 }
 
 Result<std::vector<SpooledIntent>> Registrar::Registered() const {
-  std::lock_guard lock(impl_->close_mu);
-  if (!impl_->spool) return Status::InvalidArgument("the registrar is closed");
+  auto [spool, reconciler] = impl_->Parts();
+  if (!spool) return Status::InvalidArgument("the registrar is closed");
   std::vector<SpooledIntent> all;
   std::string after;
   for (;;) {
-    Result<std::vector<SpooledIntent>> chunk = impl_->spool->ReadRegistered(after, 1000);
+    Result<std::vector<SpooledIntent>> chunk = spool->ReadRegistered(after, 1000);
     if (!chunk.ok()) return chunk.status();
     all.insert(all.end(), chunk->begin(), chunk->end());
     if (chunk->size() < 1000) return all;
@@ -143,22 +151,25 @@ Result<std::vector<SpooledIntent>> Registrar::Registered() const {
 }
 
 RegistrarStats Registrar::Stats() const {
-  std::lock_guard lock(impl_->close_mu);
+  auto [spool, reconciler] = impl_->Parts();
   RegistrarStats stats;
-  if (impl_->reconciler) stats = impl_->reconciler->Stats();
-  else stats.session_state = SessionState::kClosed;
-  if (impl_->spool) {
-    Result<SpoolStats> spool = impl_->spool->Stats();
-    if (spool.ok()) stats.spool = *spool;
+  if (reconciler) {
+    stats = reconciler->Stats();
+  } else {
+    stats.session_state = SessionState::kClosed;
+  }
+  if (spool) {
+    Result<SpoolStats> spool_stats = spool->Stats();
+    if (spool_stats.ok()) stats.spool = *spool_stats;
   }
   return stats;
 }
 
 Status Registrar::Close(CloseMode mode) {
-  std::unique_ptr<Reconciler> reconciler;
-  std::unique_ptr<Spool> spool;
+  std::shared_ptr<Reconciler> reconciler;
+  std::shared_ptr<Spool> spool;
   {
-    std::lock_guard lock(impl_->close_mu);
+    std::lock_guard lock(impl_->mu);
     reconciler = std::move(impl_->reconciler);
     spool = std::move(impl_->spool);
   }

@@ -117,13 +117,17 @@ Step ApplyTask::OnResult(int rc) {
       if (rc == ZOK || rc == ZNONODE) return {StepKind::kDone, desired_.path};
       if (rc == ZBADVERSION) return Read();
       return Unexpected(rc, "delete");
-    default:
-      return Unexpected(ZRUNTIMEINCONSISTENCY, "apply");
+    default:  // a result for a call this task did not make now: start over, never fail on it
+      last_ = StepKind::kRetryLater;
+      return {StepKind::kRetryLater, desired_.path, -1, "unexpected result"};
   }
 }
 
 Step ApplyTask::OnRead(int rc, const NodeState& node) {
-  if (last_ != StepKind::kRead) return Unexpected(ZRUNTIMEINCONSISTENCY, "apply");
+  if (last_ != StepKind::kRead) {
+    last_ = StepKind::kRetryLater;
+    return {StepKind::kRetryLater, desired_.path, -1, "unexpected result"};
+  }
   if (rc == ZNONODE) return desired_.op == Op::kDelete ? Step{StepKind::kDone, desired_.path} : Create();
   if (rc != ZOK) return Unexpected(rc, "read");
 

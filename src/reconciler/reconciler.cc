@@ -33,8 +33,8 @@ constexpr size_t kMaxBatchBytes = 256 * 1024;
 
 }  // namespace
 
-Reconciler::Reconciler(RegistrarOptions options, Spool* spool, std::shared_ptr<spdlog::logger> log)
-    : options_(std::move(options)), spool_(spool), log_(std::move(log)) {}
+Reconciler::Reconciler(RegistrarOptions options, std::shared_ptr<Spool> spool, std::shared_ptr<spdlog::logger> log)
+    : options_(std::move(options)), spool_(std::move(spool)), log_(std::move(log)) {}
 
 Reconciler::~Reconciler() { Stop(Registrar::CloseMode::kEndSession); }
 
@@ -79,6 +79,11 @@ void Reconciler::Stop(Registrar::CloseMode mode) {
     wake_cv_.notify_one();
   }
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(outcome_mu_);
+    closed_ = true;
+  }
+  outcome_cv_.notify_all();
   if (!session_) return;
   if (mode == Registrar::CloseMode::kKeepSession) {
     // The handle lives on to keep the session; it still refers to these two, so they are leaked
@@ -110,7 +115,9 @@ void Reconciler::Run() {
       completions.swap(completions_);
       stopping = stopping_;
     }
-    HandleEvents(session_->TakeEvents());
+    // Once stopping, session events are ignored: no new session just before the close.
+    std::vector<ZkEvent> events = session_->TakeEvents();
+    if (!stopping) HandleEvents(events);
     for (const Completion& c : completions) HandleCompletion(c);
     FlushResolved();
     const auto now = Clock::now();
@@ -121,7 +128,11 @@ void Reconciler::Run() {
     }
     if (session_dead_ && now >= retry_session_at_) {
       session_dead_ = false;
-      if (Status s = session_->Start(std::nullopt); !s.ok()) log_->error("{}", s.ToString());
+      if (Status s = session_->Start(std::nullopt); !s.ok()) {
+        log_->error("{}; retrying in 5 s", s.ToString());
+        session_dead_ = true;
+        retry_session_at_ = now + kAuthFailedRetry;
+      }
     }
     if (now >= next_expire_) RunExpire();
     if (connected_) {
@@ -131,16 +142,24 @@ void Reconciler::Run() {
         ScheduleReassertAll();
       }
       IssueReady();
+    } else if (now >= next_anti_entropy_) {
+      next_anti_entropy_ = now + options_.anti_entropy_interval;  // the reconnect verifies anyway
     }
     FlushResolved();
   }
 }
 
+// Only deadlines that the next pass can act on count: a past deadline that waits for the
+// connection would make the wait return at once, over and over, for the whole outage.
 Reconciler::Clock::time_point Reconciler::NextDeadline() const {
-  auto deadline = std::min({next_expire_, next_anti_entropy_, Clock::now() + std::chrono::seconds(1)});
-  if (!delayed_.empty()) deadline = std::min(deadline, delayed_.begin()->first);
+  const auto now = Clock::now();
+  if (stopping_) return now + kRetryDelay;
+  auto deadline = std::min(std::max(next_expire_, now), now + std::chrono::seconds(1));
+  if (connected_) {
+    deadline = std::min(deadline, std::max(next_anti_entropy_, now));
+    if (!delayed_.empty()) deadline = std::min(deadline, delayed_.begin()->first);
+  }
   if (session_dead_) deadline = std::min(deadline, retry_session_at_);
-  if (stopping_) deadline = std::min(deadline, Clock::now() + kRetryDelay);
   return deadline;
 }
 
@@ -233,7 +252,7 @@ void Reconciler::HandleCompletion(const Completion& c) {
   const bool batch = paths.size() > 1;
   for (const std::string& path : paths) {
     auto it = work_.find(path);
-    if (it == work_.end() || !it->second.task) continue;
+    if (it == work_.end() || !it->second.task || !it->second.waiting) continue;
     PathWork& work = it->second;
     work.waiting = false;
     if (batch && c.rc != ZOK && !IsUncertain(c.rc)) {
@@ -299,7 +318,7 @@ void Reconciler::Advance(const std::string& path, PathWork& work, Step step) {
 
 void Reconciler::FinishBatch(const std::string& path, PathWork& work, Outcome outcome, const std::string& reason) {
   const int64_t now_ms = WallMs();
-  if (outcome == Outcome::kApplied && work.task->desired().op == Op::kPut) WatchNode(session_->handle(), path);
+  if (outcome == Outcome::kApplied && work.task->desired().op == Op::kPut) to_watch_.push_back(path);
   if (!work.reassert) {
     std::vector<uint64_t> seqs;
     for (const SpooledIntent& r : work.batch) {
@@ -377,7 +396,19 @@ void Reconciler::AddIntent(SpooledIntent intent) {
   const std::string path = intent.intent.path;
   PathWork& work = work_[path];
   ++loaded_;
-  if (work.task) {  // being applied: this one goes next, in order
+  const bool stuck = work.task && !work.waiting &&
+                     (work.step.kind == StepKind::kConflict || work.step.kind == StepKind::kRetryLater);
+  if (stuck) {  // nothing is out for it: the later intent takes over, keeping order
+    work.task.reset();
+    if (work.reassert) {
+      work.reassert = false;
+      work.batch.clear();
+    }
+    for (SpooledIntent& q : work.queued) work.batch.push_back(std::move(q));
+    work.queued.clear();
+    work.not_before = Clock::now();
+    work.conflicts = 0;
+  } else if (work.task) {  // being applied: this one goes next, in order
     work.queued.push_back(std::move(intent));
     return;
   }
@@ -385,7 +416,7 @@ void Reconciler::AddIntent(SpooledIntent intent) {
     work.reassert = false;
     work.batch.clear();
   }
-  const bool start = work.batch.empty();
+  const bool start = work.batch.empty() || stuck;
   work.batch.push_back(std::move(intent));  // waiting together: coalesced, the last one wins
   if (start) ready_.push_back(path);
 }
@@ -424,7 +455,7 @@ void Reconciler::IssueReady() {
     std::string path = std::move(ready_.front());
     ready_.pop_front();
     PathWork* work = Prepare(path);
-    if (work == nullptr) continue;
+    if (work == nullptr || work->in_batch) continue;  // queued twice: one call per path at a time
     const Intent& desired = work->task->desired();
     const bool batchable = work->step.kind == StepKind::kCreate && !work->alone &&
                            desired.mode != NodeMode::kPersistentWithTtl;
@@ -432,38 +463,73 @@ void Reconciler::IssueReady() {
       IssueOne(path, *work);
       continue;
     }
-    batch_bytes += desired.path.size() + desired.data.size();
+    const size_t bytes = desired.path.size() + desired.data.size();
+    if (bytes >= kMaxBatchBytes) {  // a large node goes alone, so no multi nears jute.maxbuffer
+      IssueOne(path, *work);
+      continue;
+    }
+    if (batch_bytes + bytes > kMaxBatchBytes) {
+      IssueBatch(batch);
+      batch_bytes = 0;
+    }
+    batch_bytes += bytes;
+    work->in_batch = true;
     batch.push_back(std::move(path));
-    if (batch.size() >= kMaxBatch || batch_bytes >= kMaxBatchBytes) {
+    if (batch.size() >= kMaxBatch) {
       IssueBatch(batch);
       batch_bytes = 0;
     }
   }
   IssueBatch(batch);
+  // Watches on the nodes we put, once nothing else waits: an extra request per node would halve
+  // the drain rate of a backlog.
+  if (connected_ && ready_.empty() && outstanding_ops_ == 0) {
+    for (size_t i = 0; i < kMaxBatch && !to_watch_.empty(); ++i) {
+      WatchNode(session_->handle(), to_watch_.front());
+      to_watch_.pop_front();
+    }
+    if (!to_watch_.empty()) Notify();  // more next round
+  }
 }
 
 Reconciler::PathWork* Reconciler::Prepare(const std::string& path) {
   auto it = work_.find(path);
   if (it == work_.end() || it->second.waiting || it->second.not_before > Clock::now()) return nullptr;
-  PathWork& work = it->second;
-  if (!work.task) {
-    if (work.batch.empty()) return nullptr;
-    if (!work.reassert) {
-      const int64_t now_ms = WallMs();
-      bool any_expired = std::any_of(work.batch.begin(), work.batch.end(), [&](const SpooledIntent& r) {
-        return r.intent.expires_at_ms != 0 && r.intent.expires_at_ms <= now_ms;
-      });
-      if (any_expired) {
-        RunExpire();  // never sent late: drop them first (this may erase `work`)
-        return Prepare(path);
+  PathWork* work = &it->second;
+  const bool starting = !work->task || work->step.kind == StepKind::kConflict ||
+                        work->step.kind == StepKind::kRetryLater;
+  if (starting && !work->reassert) {
+    const int64_t now_ms = WallMs();
+    bool any_expired = std::any_of(work->batch.begin(), work->batch.end(), [&](const SpooledIntent& r) {
+      return r.intent.expires_at_ms != 0 && r.intent.expires_at_ms <= now_ms;
+    });
+    if (any_expired) {  // never sent late: drop them first (this may erase the work)
+      RunExpire();
+      it = work_.find(path);
+      if (it == work_.end()) return nullptr;
+      work = &it->second;
+      if (std::any_of(work->batch.begin(), work->batch.end(), [&](const SpooledIntent& r) {
+            return r.intent.expires_at_ms != 0 && r.intent.expires_at_ms <= now_ms;
+          })) {  // the spool could not drop them (disk trouble): try again later
+        work->not_before = Clock::now() + kExpireEvery;
+        delayed_.emplace(work->not_before, path);
+        return nullptr;
       }
     }
-    work.task = std::make_unique<ApplyTask>(work.batch.back().intent, &ownership_, work.reassert);
-    work.step = work.task->Restart();
-  } else if (work.step.kind == StepKind::kConflict || work.step.kind == StepKind::kRetryLater) {
-    work.step = work.task->Restart();
   }
-  return &work;
+  if (work->batch.empty()) return nullptr;
+  if (!work->task) {
+    work->task = std::make_unique<ApplyTask>(work->batch.back().intent, &ownership_, work->reassert);
+    work->step = work->task->Restart();
+  } else if (starting) {
+    work->step = work->task->Restart();
+  }
+  return work;
+}
+
+Step Reconciler::SubmissionFailed(const std::string& path, int rc) {
+  if (IsUncertain(rc)) return Step(StepKind::kRetryLater, path, -1, zerror(rc));
+  return Step(StepKind::kFailed, path, -1, "submitting a call for " + path + " failed: " + zerror(rc));
 }
 
 void Reconciler::IssueOne(const std::string& path, PathWork& work) {
@@ -475,17 +541,23 @@ void Reconciler::IssueOne(const std::string& path, PathWork& work) {
     work.waiting = true;
     return;
   }
-  Advance(path, work, Step(StepKind::kRetryLater, path, -1, zerror(rc)));
+  Advance(path, work, SubmissionFailed(path, rc));
 }
 
 void Reconciler::IssueBatch(std::vector<std::string>& paths) {
-  if (paths.size() == 1) IssueOne(paths[0], work_.at(paths[0]));
+  if (paths.size() == 1) {
+    work_.at(paths[0]).in_batch = false;
+    IssueOne(paths[0], work_.at(paths[0]));
+  }
   if (paths.size() <= 1) {
     paths.clear();
     return;
   }
   std::vector<const Intent*> creates;
-  for (const std::string& path : paths) creates.push_back(&work_.at(path).task->desired());
+  for (const std::string& path : paths) {
+    work_.at(path).in_batch = false;
+    creates.push_back(&work_.at(path).task->desired());
+  }
   const uint64_t token = next_token_++;
   int rc = IssueCreateBatch(session_->handle(), creates, token, mailbox_.get());
   for (const std::string& path : paths) {
@@ -493,7 +565,7 @@ void Reconciler::IssueBatch(std::vector<std::string>& paths) {
     if (rc == ZOK) {
       work.waiting = true;
     } else {
-      Advance(path, work, Step(StepKind::kRetryLater, path, -1, zerror(rc)));
+      Advance(path, work, SubmissionFailed(path, rc));
     }
   }
   if (rc == ZOK) {
@@ -507,7 +579,7 @@ void Reconciler::RunExpire() {
   next_expire_ = Clock::now() + kExpireEvery;
   std::set<uint64_t> keep;
   for (const auto& [path, work] : work_) {
-    if (work.task && !work.reassert) {
+    if (work.waiting && !work.reassert) {  // a call is out: its outcome decides
       for (const SpooledIntent& r : work.batch) keep.insert(r.seq);
     }
   }
@@ -534,7 +606,11 @@ void Reconciler::RunExpire() {
       list.erase(pos);
       --loaded_;
     };
-    if (!work.task) drop(work.batch);
+    if (!work.waiting) {
+      size_t before = work.batch.size();
+      drop(work.batch);
+      if (work.batch.size() != before) work.task.reset();  // its target may be gone: start over
+    }
     drop(work.queued);
     if (!work.task && work.batch.empty()) {
       if (work.queued.empty()) {
@@ -553,23 +629,34 @@ void Reconciler::RunExpire() {
 
 void Reconciler::FlushResolved() {
   if (!to_mark_applied_.empty() || !to_mark_failed_.empty() || !to_resolve_.empty()) {
+    bool recorded = true;
     {
       std::lock_guard lock(outcome_mu_);
       if (!to_mark_applied_.empty()) {
-        if (Status s = spool_->MarkApplied(to_mark_applied_); !s.ok()) {
-          log_->error("cannot mark intents applied: {}", s.ToString());
+        if (Status s = spool_->MarkApplied(to_mark_applied_); s.ok()) {
+          to_mark_applied_.clear();
+        } else {
+          log_->error("cannot mark intents applied (retrying): {}", s.ToString());
+          recorded = false;
         }
       }
-      for (const auto& [seqs, reason] : to_mark_failed_) {
-        if (Status s = spool_->MarkFailed(seqs, reason); !s.ok()) log_->error("cannot park intents: {}", s.ToString());
+      while (recorded && !to_mark_failed_.empty()) {
+        const auto& [seqs, reason] = to_mark_failed_.back();
+        if (Status s = spool_->MarkFailed(seqs, reason); !s.ok()) {
+          log_->error("cannot park intents (retrying): {}", s.ToString());
+          recorded = false;
+          break;
+        }
+        to_mark_failed_.pop_back();
       }
-      for (const auto& [seq, outcome] : to_resolve_) resolved_[seq] = outcome;
-      while (resolved_.size() > kMaxRemembered) resolved_.erase(resolved_.begin());
+      // An outcome is told only once the spool holds it, so a waiter never sees it undone.
+      if (recorded) {
+        for (const auto& [seq, outcome] : to_resolve_) resolved_[seq] = outcome;
+        while (resolved_.size() > kMaxRemembered) resolved_.erase(resolved_.begin());
+        to_resolve_.clear();
+      }
     }
-    outcome_cv_.notify_all();
-    to_mark_applied_.clear();
-    to_mark_failed_.clear();
-    to_resolve_.clear();
+    if (recorded) outcome_cv_.notify_all();
   }
   if (options_.on_event) {
     for (const RegistrarEvent& event : events_) options_.on_event(event);
@@ -599,13 +686,14 @@ void Reconciler::SetSessionState(SessionState state) {
 }
 
 Result<Outcome> Reconciler::WaitApplied(uint64_t ticket, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
+  const auto deadline = Clock::now() + std::min<std::chrono::milliseconds>(timeout, std::chrono::hours(24 * 365));
   Result<SpoolStats> spool_stats = spool_->Stats();
   const uint64_t issued_below = spool_stats.ok() ? spool_stats->next_sequence : UINT64_MAX;
   std::unique_lock lock(outcome_mu_);
   for (;;) {
     auto it = resolved_.find(ticket);
     if (it != resolved_.end()) return it->second;
+    if (closed_) return Status::InvalidArgument("the registrar is closed");
     if (ticket == 0 || ticket >= issued_below || (ticket < first_own_ticket_ && !spool_->GetPending(ticket).ok())) {
       return Status::NotFound("ticket " + std::to_string(ticket) +
                               " is not pending and its outcome is not known (it was resolved before this "

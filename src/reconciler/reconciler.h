@@ -29,7 +29,7 @@ namespace zkspool {
 
 class Reconciler : public CompletionSink {
  public:
-  Reconciler(RegistrarOptions options, Spool* spool, std::shared_ptr<spdlog::logger> log);
+  Reconciler(RegistrarOptions options, std::shared_ptr<Spool> spool, std::shared_ptr<spdlog::logger> log);
   ~Reconciler() override;
 
   // Starts the session (resuming the spool's saved one) and the thread.
@@ -56,6 +56,7 @@ class Reconciler : public CompletionSink {
     bool waiting = false;               // a call is outstanding
     bool wrote = false;                 // the task sent a write (counts re-assertions that fixed something)
     bool alone = false;                 // its create failed inside a multi: send it on its own
+    bool in_batch = false;              // placed in the multi being built
     Clock::time_point not_before{};     // backoff after a conflict or an uncertain outcome
     int conflicts = 0;
   };
@@ -75,6 +76,7 @@ class Reconciler : public CompletionSink {
   // Starts the path's task if needed and returns it, or null if nothing is left to send.
   PathWork* Prepare(const std::string& path);
   void IssueOne(const std::string& path, PathWork& work);
+  static Step SubmissionFailed(const std::string& path, int rc);
   void IssueBatch(std::vector<std::string>& paths);
   void RunExpire();
   void FlushResolved();
@@ -83,7 +85,7 @@ class Reconciler : public CompletionSink {
   Clock::time_point NextDeadline() const;
 
   RegistrarOptions options_;
-  Spool* spool_;
+  std::shared_ptr<Spool> spool_;
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<ZkSession> session_;
   std::unique_ptr<CompletionMailbox> mailbox_;  // what calls complete into
@@ -104,6 +106,7 @@ class Reconciler : public CompletionSink {
   std::condition_variable outcome_cv_;
   std::map<uint64_t, Outcome> resolved_;
   uint64_t first_own_ticket_ = 0;  // tickets below were issued before this Open
+  bool closed_ = false;            // Stop ran: waiters give up
 
   // Reconciler-thread state.
   bool connected_ = false;
@@ -113,6 +116,7 @@ class Reconciler : public CompletionSink {
   size_t outstanding_ops_ = 0;
   std::deque<std::string> ready_;                 // paths whose next call can be sent
   std::multimap<Clock::time_point, std::string> delayed_;  // paths in backoff
+  std::deque<std::string> to_watch_;                        // applied puts still without a watch
   uint64_t next_token_ = 1;
   uint64_t read_cursor_ = 0;
   size_t loaded_ = 0;  // intents in work_

@@ -115,7 +115,10 @@ TEST_F(EnsembleFaultsTest, QuorumLossWhileRegisteringUpdatingAndDeregistering) {
     if (data) want[path] = *data;
   }
   ZkProbe probe(zk_->ConnectString());
-  ASSERT_TRUE(Eventually([&] { return registrar->Stats().spool.pending_count == 0; }, 60s));
+  ASSERT_TRUE(Eventually([&] { return registrar->Stats().spool.pending_count == 0; }, 60s))
+      << "pending " << registrar->Stats().spool.pending_count << ", session "
+      << SessionStateName(registrar->Stats().session_state) << ", retried " << registrar->Stats().retried
+      << ", conflicts " << registrar->Stats().conflicts << ", last error: " << registrar->Stats().last_error;
   EXPECT_EQ(Snapshot(probe, "/ql"), want) << n << " operations, " << n - 100 << " during the outage";
 }
 
