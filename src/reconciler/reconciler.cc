@@ -236,6 +236,15 @@ void Reconciler::ReplaceExpiredSession() {
   // The dead handle fails every call; close it here, on our thread. Outstanding completions are
   // delivered (as ZCLOSING) while it closes and retried once the new session connects.
   session_->Close();
+  // Settle what the old handle answered before the new session exists: a create it confirmed is
+  // recorded now, so the new session's re-assertion includes it rather than racing it.
+  std::deque<Completion> late;
+  {
+    std::lock_guard lock(mu_);
+    late.swap(completions_);
+  }
+  for (const Completion& c : late) HandleCompletion(c);
+  FlushResolved();
   if (Status s = session_->Start(std::nullopt); !s.ok()) {
     log_->error("{}", s.ToString());
     session_dead_ = true;
