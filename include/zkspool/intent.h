@@ -44,6 +44,11 @@ struct Intent {
   bool operator==(const Intent&) const = default;
 };
 
+// True once the intent's spool TTL has run out at `now_ms`: it must then never be applied.
+inline bool IsExpired(const Intent& intent, int64_t now_ms) {
+  return intent.expires_at_ms != 0 && intent.expires_at_ms <= now_ms;
+}
+
 // An intent together with the sequence number the spool gave it.
 struct SpooledIntent {
   uint64_t seq = 0;

@@ -509,17 +509,16 @@ Reconciler::PathWork* Reconciler::Prepare(const std::string& path) {
                         work->step.kind == StepKind::kRetryLater;
   if (starting && !work->reassert) {
     const int64_t now_ms = WallMs();
-    bool any_expired = std::any_of(work->batch.begin(), work->batch.end(), [&](const SpooledIntent& r) {
-      return r.intent.expires_at_ms != 0 && r.intent.expires_at_ms <= now_ms;
-    });
-    if (any_expired) {  // never sent late: drop them first (this may erase the work)
+    auto any_expired = [now_ms](const PathWork& w) {
+      return std::any_of(w.batch.begin(), w.batch.end(),
+                         [now_ms](const SpooledIntent& r) { return IsExpired(r.intent, now_ms); });
+    };
+    if (any_expired(*work)) {  // never sent late: drop them first (this may erase the work)
       RunExpire();
       it = work_.find(path);
       if (it == work_.end()) return nullptr;
       work = &it->second;
-      if (std::any_of(work->batch.begin(), work->batch.end(), [&](const SpooledIntent& r) {
-            return r.intent.expires_at_ms != 0 && r.intent.expires_at_ms <= now_ms;
-          })) {  // the spool could not drop them (disk trouble): try again later
+      if (any_expired(*work)) {  // the spool could not drop them (disk trouble): try again later
         work->not_before = Clock::now() + kExpireEvery;
         delayed_.emplace(work->not_before, path);
         return nullptr;

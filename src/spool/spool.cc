@@ -123,9 +123,15 @@ struct Spool::Impl {
     uint64_t failed = 0;
   };
   Status WriteRemoval(rocksdb::WriteBatch& batch, const Removal& removal);
-  // Reads the pending records `seqs` (sorted, unique) and adds their deletion to `batch`.
-  Status CollectPending(std::span<const uint64_t> seqs, rocksdb::WriteBatch& batch, std::vector<SpooledIntent>& records,
-                        std::vector<std::string>& values, Removal& removal);
+  // The pending records `seqs` (in sequence order, each once), their encoded values, and a
+  // batch that deletes them. Call with removal_mu held.
+  struct Collected {
+    rocksdb::WriteBatch batch;
+    std::vector<SpooledIntent> records;
+    std::vector<std::string> values;
+    Removal removal;
+  };
+  Status CollectPending(std::span<const uint64_t> seqs, Collected& out);
   void MaybeCompactRemoved(uint64_t removed);
 };
 
@@ -210,21 +216,22 @@ Status Spool::Impl::WriteRemoval(rocksdb::WriteBatch& batch, const Removal& remo
   return Status::Ok();
 }
 
-Status Spool::Impl::CollectPending(std::span<const uint64_t> seqs, rocksdb::WriteBatch& batch,
-                                   std::vector<SpooledIntent>& records, std::vector<std::string>& values,
-                                   Removal& removal) {
-  for (uint64_t seq : seqs) {
+Status Spool::Impl::CollectPending(std::span<const uint64_t> seqs, Collected& out) {
+  std::vector<uint64_t> sorted(seqs.begin(), seqs.end());
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  for (uint64_t seq : sorted) {
     std::string key = SequenceKey(seq), value;
     bool found;
     if (Status s = Get(intents, key, value, found); !s.ok()) return s;
     if (!found) return Status::NotFound("intent " + std::to_string(seq) + " is not pending");
     Result<SpooledIntent> record = DecodePending(key, value);
     if (!record.ok()) return record.status();
-    batch.Delete(intents, key);
-    ++removal.count;
-    removal.bytes += value.size();
-    records.push_back(std::move(record).value());
-    values.push_back(std::move(value));
+    out.batch.Delete(intents, key);
+    ++out.removal.count;
+    out.removal.bytes += value.size();
+    out.records.push_back(std::move(record).value());
+    out.values.push_back(std::move(value));
   }
   return Status::Ok();
 }
@@ -401,29 +408,15 @@ Result<SpooledIntent> Spool::GetPending(uint64_t seq) const {
   return DecodePending(key, value);
 }
 
-namespace {
-std::vector<uint64_t> SortedUnique(std::span<const uint64_t> seqs) {
-  std::vector<uint64_t> sorted(seqs.begin(), seqs.end());
-  std::sort(sorted.begin(), sorted.end());
-  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-  return sorted;
-}
-}  // namespace
-
 Status Spool::MarkApplied(std::span<const uint64_t> seqs) {
   Impl& d = *impl_;
-  std::vector<uint64_t> sorted = SortedUnique(seqs);
-  if (sorted.empty()) return Status::Ok();
-
+  if (seqs.empty()) return Status::Ok();
   std::lock_guard removal_lock(d.removal_mu);
-  rocksdb::WriteBatch batch;
-  std::vector<SpooledIntent> records;
-  std::vector<std::string> values;
-  Impl::Removal removal;
-  if (Status s = d.CollectPending(sorted, batch, records, values, removal); !s.ok()) return s;
+  Impl::Collected c;
+  if (Status s = d.CollectPending(seqs, c); !s.ok()) return s;
   std::map<std::string, bool> path_registered;  // as this batch leaves it
-  for (size_t i = 0; i < records.size(); ++i) {
-    const std::string& path = records[i].intent.path;
+  for (size_t i = 0; i < c.records.size(); ++i) {
+    const std::string& path = c.records[i].intent.path;
     auto known = path_registered.find(path);
     if (known == path_registered.end()) {
       std::string ignored;
@@ -431,37 +424,32 @@ Status Spool::MarkApplied(std::span<const uint64_t> seqs) {
       if (Status s = d.Get(d.registered, path, ignored, exists); !s.ok()) return s;
       known = path_registered.emplace(path, exists).first;
     }
-    if (records[i].intent.op == Op::kPut) {
-      batch.Put(d.registered, path, values[i]);
-      if (!known->second) ++removal.registered_delta;
+    if (c.records[i].intent.op == Op::kPut) {
+      c.batch.Put(d.registered, path, c.values[i]);
+      if (!known->second) ++c.removal.registered_delta;
       known->second = true;
     } else if (known->second) {
-      batch.Delete(d.registered, path);
-      --removal.registered_delta;
+      c.batch.Delete(d.registered, path);
+      --c.removal.registered_delta;
       known->second = false;
     }
   }
-  return d.WriteRemoval(batch, removal);
+  return d.WriteRemoval(c.batch, c.removal);
 }
 
 Status Spool::MarkFailed(std::span<const uint64_t> seqs, std::string_view reason) {
   Impl& d = *impl_;
-  std::vector<uint64_t> sorted = SortedUnique(seqs);
-  if (sorted.empty()) return Status::Ok();
-
+  if (seqs.empty()) return Status::Ok();
   std::lock_guard removal_lock(d.removal_mu);
-  rocksdb::WriteBatch batch;
-  std::vector<SpooledIntent> records;
-  std::vector<std::string> values;
-  Impl::Removal removal;
-  if (Status s = d.CollectPending(sorted, batch, records, values, removal); !s.ok()) return s;
-  for (size_t i = 0; i < records.size(); ++i) {
-    batch.Put(d.failed, SequenceKey(records[i].seq), EncodeFailed(values[i], reason));
+  Impl::Collected c;
+  if (Status s = d.CollectPending(seqs, c); !s.ok()) return s;
+  for (size_t i = 0; i < c.records.size(); ++i) {
+    c.batch.Put(d.failed, SequenceKey(c.records[i].seq), EncodeFailed(c.values[i], reason));
   }
-  removal.failed = records.size();
-  if (Status s = d.WriteRemoval(batch, removal); !s.ok()) return s;
-  d.log->error("spool {}: parked {} intents as failed (seq {} .. {}): {}", d.dir, records.size(), sorted.front(),
-               sorted.back(), reason);
+  c.removal.failed = c.records.size();
+  if (Status s = d.WriteRemoval(c.batch, c.removal); !s.ok()) return s;
+  d.log->error("spool {}: parked {} intents as failed (seq {} .. {}): {}", d.dir, c.records.size(),
+               c.records.front().seq, c.records.back().seq, reason);
   return Status::Ok();
 }
 
@@ -491,7 +479,7 @@ Result<std::vector<SpooledIntent>> Spool::Expire(int64_t now_ms, const std::set<
     Result<std::vector<SpooledIntent>> chunk = ReadPending(from, kChunk);
     if (!chunk.ok()) return chunk.status();
     for (SpooledIntent& record : *chunk) {
-      if (record.intent.expires_at_ms == 0 || record.intent.expires_at_ms > now_ms || keep.count(record.seq)) continue;
+      if (!IsExpired(record.intent, now_ms) || keep.count(record.seq)) continue;
       batch.Delete(d.intents, SequenceKey(record.seq));
       removal.bytes += EncodedRecordSize(record.intent);
       expired.push_back(std::move(record));
