@@ -2,6 +2,7 @@
 
 #include <zookeeper/zookeeper.h>
 
+#include <map>
 #include <mutex>
 
 #include "log.h"
@@ -136,18 +137,67 @@ Result<Outcome> Registrar::WaitApplied(uint64_t ticket, std::chrono::millisecond
   return reconciler->WaitApplied(ticket, timeout);
 }
 
-Result<std::vector<SpooledIntent>> Registrar::Registered() const {
-  auto [spool, reconciler] = impl_->Parts();
-  if (!spool) return Status::InvalidArgument("the registrar is closed");
+namespace {
+
+constexpr size_t kReadChunk = 1000;
+
+Result<std::vector<SpooledIntent>> ReadAllRegistered(const Spool& spool) {
   std::vector<SpooledIntent> all;
   std::string after;
   for (;;) {
-    Result<std::vector<SpooledIntent>> chunk = spool->ReadRegistered(after, 1000);
+    Result<std::vector<SpooledIntent>> chunk = spool.ReadRegistered(after, kReadChunk);
     if (!chunk.ok()) return chunk.status();
     all.insert(all.end(), chunk->begin(), chunk->end());
-    if (chunk->size() < 1000) return all;
+    if (chunk->size() < kReadChunk) return all;
     after = all.back().intent.path;
   }
+}
+
+Result<std::vector<SpooledIntent>> ReadAllPending(const Spool& spool) {
+  std::vector<SpooledIntent> all;
+  uint64_t from = 0;
+  for (;;) {
+    Result<std::vector<SpooledIntent>> chunk = spool.ReadPending(from, kReadChunk);
+    if (!chunk.ok()) return chunk.status();
+    all.insert(all.end(), chunk->begin(), chunk->end());
+    if (chunk->size() < kReadChunk) return all;
+    from = all.back().seq + 1;
+  }
+}
+
+}  // namespace
+
+Result<std::vector<SpooledIntent>> Registrar::Registered() const {
+  auto [spool, reconciler] = impl_->Parts();
+  if (!spool) return Status::InvalidArgument("the registrar is closed");
+  return ReadAllRegistered(*spool);
+}
+
+Result<std::vector<SpooledIntent>> Registrar::Desired() const {
+  auto [spool, reconciler] = impl_->Parts();
+  if (!spool) return Status::InvalidArgument("the registrar is closed");
+  // Pending first: an intent applied between the two reads then shows up in the registered set,
+  // never in neither. The sequence check keeps an older pending intent from hiding a newer
+  // registered one that was applied in between.
+  Result<std::vector<SpooledIntent>> pending = ReadAllPending(*spool);
+  if (!pending.ok()) return pending.status();
+  Result<std::vector<SpooledIntent>> registered = ReadAllRegistered(*spool);
+  if (!registered.ok()) return registered.status();
+  std::map<std::string, SpooledIntent> desired;
+  for (SpooledIntent& r : *registered) desired.emplace(r.intent.path, std::move(r));
+  for (SpooledIntent& p : *pending) {
+    auto it = desired.find(p.intent.path);
+    if (it != desired.end() && it->second.seq >= p.seq) continue;
+    if (p.intent.op == Op::kDelete) {
+      if (it != desired.end()) desired.erase(it);
+    } else {
+      desired.insert_or_assign(p.intent.path, std::move(p));
+    }
+  }
+  std::vector<SpooledIntent> result;
+  result.reserve(desired.size());
+  for (auto& [path, r] : desired) result.push_back(std::move(r));
+  return result;
 }
 
 RegistrarStats Registrar::Stats() const {

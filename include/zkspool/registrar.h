@@ -82,10 +82,12 @@ enum class Outcome {
 const char* OutcomeName(Outcome outcome);
 
 // Log-scale histogram of the time from Append to applied, in milliseconds: bucket i counts
-// latencies below 2^i ms (the last bucket: everything longer).
+// latencies of at most 2^i ms and more than 2^(i-1) ms (bucket 0: at most 1 ms; the last
+// bucket: everything longer).
 struct LatencyHistogram {
   static constexpr int kBuckets = 20;
   uint64_t counts[kBuckets] = {};
+  uint64_t sum_ms = 0;  // of every latency counted
 };
 
 struct RegistrarStats {
@@ -142,8 +144,16 @@ class Registrar {
   // (it was resolved before this Registrar was opened); kTimedOut when `timeout` passes first.
   Result<Outcome> WaitApplied(uint64_t ticket, std::chrono::milliseconds timeout);
 
-  // The desired set as the spool holds it (applied puts), in path order.
+  // The registered set as the spool holds it (applied puts), in path order.
+  // Errors: kCorruption, kIOError; kInvalidArgument after Close.
   Result<std::vector<SpooledIntent>> Registered() const;
+
+  // What ZooKeeper will hold once every pending intent is applied: the registered set with the
+  // pending intents laid over it in sequence order (expired-but-not-yet-dropped ones included),
+  // in path order. Intents appended while this runs may or may not be reflected. Use it to
+  // decide what a new configuration must register or deregister.
+  // Errors: kCorruption, kIOError; kInvalidArgument after Close.
+  Result<std::vector<SpooledIntent>> Desired() const;
 
   RegistrarStats Stats() const;
 

@@ -341,8 +341,9 @@ void Reconciler::FinishBatch(const std::string& path, PathWork& work, Outcome ou
       stats_.applied += seqs.size();
       for (const SpooledIntent& r : work.batch) {
         uint64_t latency = static_cast<uint64_t>(std::max<int64_t>(now_ms - r.intent.enqueued_at_ms, 0));
-        int bucket = std::min<int>(std::bit_width(latency), LatencyHistogram::kBuckets - 1);
+        int bucket = latency == 0 ? 0 : std::min<int>(std::bit_width(latency - 1), LatencyHistogram::kBuckets - 1);
         ++stats_.apply_latency.counts[bucket];
+        stats_.apply_latency.sum_ms += latency;
       }
     } else {
       to_mark_failed_.emplace_back(seqs, reason);

@@ -1,0 +1,35 @@
+// zkspool-agent: holds a host's registrations in a Registrar for services not written in C++,
+// driven by a registrations file (reloaded on SIGHUP) and/or JSON lines on stdin. See
+// docs/agent.md.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "zkspool/registrar.h"
+
+namespace zkspool::agent {
+
+struct AgentOptions {
+  RegistrarOptions registrar;
+  std::string registrations_file;  // empty: none
+  std::string metrics_textfile;    // empty: none
+  std::chrono::milliseconds metrics_interval{5000};
+};
+
+// Exit statuses, also documented in --help.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitUsage = 2,       // bad command line or registrations file at start
+  kExitCorruption = 3,  // the spool failed its checks
+  kExitSpoolInUse = 4,  // another process owns the spool
+  kExitError = 5,       // anything else (I/O error, ...)
+};
+
+// Runs the agent until SIGTERM or SIGINT, then closes the Registrar (ending the session) and
+// returns kExitOk; returns another ExitCode if it cannot start. Blocks SIGTERM, SIGINT and
+// SIGHUP in the calling thread (and so in every thread it starts); call it from main() before
+// any other thread exists. Reads requests from stdin and writes events to stdout.
+int RunAgent(AgentOptions options);
+
+}  // namespace zkspool::agent

@@ -1,0 +1,164 @@
+#include "protocol.h"
+
+#include <fmt/format.h>
+
+#include <cstdint>
+
+namespace zkspool::agent {
+namespace {
+
+using nlohmann::json;
+
+Status Invalid(std::string message) { return Status::InvalidArgument(std::move(message)); }
+
+// A non-negative integer field in milliseconds; absent = 0.
+Result<std::chrono::milliseconds> Millis(const json& request, const char* field) {
+  auto it = request.find(field);
+  if (it == request.end() || it->is_null()) return std::chrono::milliseconds{0};
+  if (!it->is_number_integer() || it->get<int64_t>() < 0) {
+    return Invalid(fmt::format("\"{}\" must be a non-negative integer (milliseconds)", field));
+  }
+  return std::chrono::milliseconds{it->get<int64_t>()};
+}
+
+Result<std::string> RequiredString(const json& request, const char* field) {
+  auto it = request.find(field);
+  if (it == request.end()) return Invalid(fmt::format("\"{}\" is missing", field));
+  if (!it->is_string()) return Invalid(fmt::format("\"{}\" must be a string", field));
+  return it->get<std::string>();
+}
+
+json Base(const char* event, const json& id) {
+  json out = {{"event", event}};
+  if (!id.is_null()) out["id"] = id;
+  return out;
+}
+
+// Lines must stay one line and valid UTF-8 whatever a node path or error message holds.
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+}  // namespace
+
+Result<NodeMode> ParseNodeMode(std::string_view name) {
+  for (NodeMode mode : {NodeMode::kEphemeral, NodeMode::kPersistent, NodeMode::kContainer,
+                        NodeMode::kPersistentWithTtl}) {
+    if (name == NodeModeName(mode)) return mode;
+  }
+  return Invalid(fmt::format("mode \"{}\" is not one of ephemeral, persistent, container, persistent-ttl", name));
+}
+
+Result<Request> ParseRequest(std::string_view line, json& id) {
+  id = nullptr;
+  json request = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (request.is_discarded()) return Invalid("the line is not valid JSON");
+  if (!request.is_object()) return Invalid("a request must be a JSON object");
+  if (auto it = request.find("id"); it != request.end()) id = *it;
+
+  Request out;
+  out.id = id;
+  Result<std::string> op = RequiredString(request, "op");
+  if (!op.ok()) return op.status();
+  if (*op == "stats") {
+    out.kind = Request::Kind::kStats;
+    return out;
+  }
+  if (*op == "register" || *op == "update") {
+    out.kind = Request::Kind::kRegister;
+  } else if (*op == "deregister") {
+    out.kind = Request::Kind::kDeregister;
+  } else {
+    return Invalid(fmt::format("op \"{}\" is not one of register, update, deregister, stats", *op));
+  }
+  Result<std::string> path = RequiredString(request, "path");
+  if (!path.ok()) return path.status();
+  out.path = std::move(path).value();
+  Result<std::chrono::milliseconds> ttl = Millis(request, "ttl_ms");
+  if (!ttl.ok()) return ttl.status();
+  out.ttl = *ttl;
+  if (out.kind == Request::Kind::kDeregister) return out;
+
+  if (auto it = request.find("data"); it != request.end() && !it->is_null()) {
+    if (!it->is_string()) return Invalid("\"data\" must be a string");
+    out.data = it->get<std::string>();
+  }
+  if (auto it = request.find("mode"); it != request.end() && !it->is_null()) {
+    if (!it->is_string()) return Invalid("\"mode\" must be a string");
+    Result<NodeMode> mode = ParseNodeMode(it->get<std::string>());
+    if (!mode.ok()) return mode.status();
+    out.mode = *mode;
+  }
+  Result<std::chrono::milliseconds> node_ttl = Millis(request, "node_ttl_ms");
+  if (!node_ttl.ok()) return node_ttl.status();
+  out.node_ttl = *node_ttl;
+  if ((out.mode == NodeMode::kPersistentWithTtl) != (out.node_ttl.count() > 0)) {
+    return Invalid("\"node_ttl_ms\" (positive) goes with mode persistent-ttl and only with it");
+  }
+  return out;
+}
+
+std::string SessionIdHex(int64_t id) { return fmt::format("0x{:016x}", static_cast<uint64_t>(id)); }
+
+std::string SpooledEvent(const json& id, uint64_t seq, const std::string& path) {
+  json out = Base("spooled", id);
+  out["seq"] = seq;
+  out["path"] = path;
+  return Dump(out);
+}
+
+std::string ErrorEvent(const json& id, const Status& status) {
+  json out = Base("error", id);
+  out["code"] = StatusCodeName(status.code());
+  out["message"] = status.message();
+  return Dump(out);
+}
+
+std::string StatsEvent(const json& id, const RegistrarStats& stats) {
+  json out = Base("stats", id);
+  out["pending"] = stats.spool.pending_count;
+  out["pending_bytes"] = stats.spool.pending_bytes;
+  out["registered"] = stats.spool.registered_count;
+  out["failed_in_spool"] = stats.spool.failed_count;
+  out["next_seq"] = stats.spool.next_sequence;
+  out["oldest_pending_age_ms"] =
+      stats.spool.oldest_pending_age ? json(stats.spool.oldest_pending_age->count()) : json(nullptr);
+  out["session_state"] = SessionStateName(stats.session_state);
+  out["session_id"] = SessionIdHex(stats.session_id);
+  out["sessions_started"] = stats.sessions_started;
+  out["applied"] = stats.applied;
+  out["retried"] = stats.retried;
+  out["conflicts"] = stats.conflicts;
+  out["expired"] = stats.expired;
+  out["failed"] = stats.failed;
+  out["reasserted"] = stats.reasserted;
+  out["conflicting_paths"] = stats.conflicting_paths;
+  out["last_error"] = stats.last_error;
+  return Dump(out);
+}
+
+std::string RegistrarEventJson(const RegistrarEvent& event) {
+  json out = {{"event", EventKindName(event.kind)}};
+  switch (event.kind) {
+    case RegistrarEvent::Kind::kSession:
+      out["state"] = SessionStateName(event.session_state);
+      out["session_id"] = SessionIdHex(event.session_id);
+      if (!event.message.empty()) out["message"] = event.message;
+      break;
+    case RegistrarEvent::Kind::kApplied:
+    case RegistrarEvent::Kind::kExpired:
+      out["seq"] = event.seq;
+      out["path"] = event.path;
+      break;
+    case RegistrarEvent::Kind::kConflict:
+      out["path"] = event.path;
+      out["message"] = event.message;
+      break;
+    case RegistrarEvent::Kind::kFailed:
+      out["seq"] = event.seq;
+      out["path"] = event.path;
+      out["message"] = event.message;
+      break;
+  }
+  return Dump(out);
+}
+
+}  // namespace zkspool::agent

@@ -1,0 +1,47 @@
+// The agent's control protocol: one JSON object per line on stdin (requests) and stdout
+// (events), so a service in any language can drive the Registrar. docs/agent.md has the schema.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "zkspool/intent.h"
+#include "zkspool/registrar.h"
+#include "zkspool/status.h"
+
+namespace zkspool::agent {
+
+struct Request {
+  enum class Kind { kRegister, kDeregister, kStats };
+  Kind kind = Kind::kRegister;
+  nlohmann::json id;  // echoed in the reply; null when the request had none
+  std::string path;
+  std::string data;
+  NodeMode mode = NodeMode::kEphemeral;
+  std::chrono::milliseconds node_ttl{0};  // only with NodeMode::kPersistentWithTtl
+  std::chrono::milliseconds ttl{0};       // how long the intent may wait; 0 = the agent's default
+};
+
+// Parses one request line. On failure `id` receives the request's id when the line was an
+// object that had one, so the error can still be matched to its request.
+// Errors: kInvalidArgument naming what is wrong (not JSON, not an object, unknown op, a field
+// missing or of the wrong type, an unknown mode). Path and data rules are the spool's, checked
+// when the request is spooled. Thread-safe.
+Result<Request> ParseRequest(std::string_view line, nlohmann::json& id);
+
+// NodeMode from its NodeModeName(). Errors: kInvalidArgument listing the valid names.
+Result<NodeMode> ParseNodeMode(std::string_view name);
+
+// Events, each one line of JSON without the newline.
+std::string SpooledEvent(const nlohmann::json& id, uint64_t seq, const std::string& path);
+std::string ErrorEvent(const nlohmann::json& id, const Status& status);
+std::string StatsEvent(const nlohmann::json& id, const RegistrarStats& stats);
+// The Registrar's own events (applied, expired, conflict, failed, session).
+std::string RegistrarEventJson(const RegistrarEvent& event);
+// "0x" and 16 hex digits, the way ZooKeeper prints session ids.
+std::string SessionIdHex(int64_t id);
+
+}  // namespace zkspool::agent

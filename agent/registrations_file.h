@@ -1,0 +1,45 @@
+// The registrations file: the nodes a host should hold, as JSON, which the agent makes true on
+// start and on SIGHUP.
+//
+//   {"registrations": [
+//     {"path": "/services/web/host-1", "data": "{\"port\":8080}", "mode": "ephemeral"},
+//     {"path": "/services/cache", "data": "", "mode": "persistent-ttl", "node_ttl_ms": 60000,
+//      "ttl_ms": 300000}
+//   ]}
+//
+// mode defaults to ephemeral; ttl_ms (how long the intent may wait in the spool) to none.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "zkspool/intent.h"
+#include "zkspool/status.h"
+
+namespace zkspool::agent {
+
+struct Registration {
+  std::string path;
+  std::string data;
+  NodeMode mode = NodeMode::kEphemeral;
+  std::chrono::milliseconds node_ttl{0};
+  std::chrono::milliseconds ttl{0};
+};
+
+// Reads and checks the whole file: every entry must be valid (path, data size and TTLs by the
+// spool's rules, no path twice) before any is used.
+// Errors: kInvalidArgument or kNotFound whose message names the file and, for a bad entry, its
+// index and path and what is wrong with it. Thread-safe.
+Result<std::vector<Registration>> LoadRegistrationsFile(const std::string& file, size_t max_data_bytes);
+
+// What must be spooled so that ZooKeeper ends up holding exactly `wanted`, given `desired`, what
+// it will hold once the spool drains (Registrar::Desired): puts for entries missing or
+// different (data, mode or node TTL), deletes for desired paths the file does not list.
+struct SyncPlan {
+  std::vector<Registration> puts;
+  std::vector<std::string> deletes;
+};
+SyncPlan PlanSync(const std::vector<Registration>& wanted, const std::vector<SpooledIntent>& desired);
+
+}  // namespace zkspool::agent

@@ -1,0 +1,234 @@
+// The agent's pure logic: request parsing, the registrations-file plan, and the metrics text.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "event_output.h"
+#include "protocol.h"
+#include "registrations_file.h"
+#include "support/temp_dir.h"
+#include "zkspool/metrics.h"
+
+namespace zkspool::agent {
+namespace {
+
+using nlohmann::json;
+
+TEST(ParseRequestTest, ReadsEveryFieldOfARegister) {
+  json id;
+  auto r = ParseRequest(
+      R"({"op":"register","path":"/a/b","data":"x","mode":"persistent-ttl","node_ttl_ms":5000,"ttl_ms":60000,"id":"q"})",
+      id);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->kind, Request::Kind::kRegister);
+  EXPECT_EQ(r->path, "/a/b");
+  EXPECT_EQ(r->data, "x");
+  EXPECT_EQ(r->mode, NodeMode::kPersistentWithTtl);
+  EXPECT_EQ(r->node_ttl.count(), 5000);
+  EXPECT_EQ(r->ttl.count(), 60000);
+  EXPECT_EQ(r->id, "q");
+}
+
+TEST(ParseRequestTest, DefaultsAreAnEphemeralWithNoDataAndNoTtl) {
+  json id;
+  auto r = ParseRequest(R"({"op":"update","path":"/a"})", id);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->mode, NodeMode::kEphemeral);
+  EXPECT_EQ(r->data, "");
+  EXPECT_EQ(r->ttl.count(), 0);
+  EXPECT_TRUE(r->id.is_null());
+}
+
+TEST(ParseRequestTest, RejectsWhatIsWrongAndKeepsTheId) {
+  struct Case {
+    const char* line;
+    const char* message_part;
+  };
+  for (Case c : {Case{"", "not valid JSON"}, Case{"{\"op\":", "not valid JSON"}, Case{"\"register\"", "object"},
+                 Case{R"({"id":1})", "\"op\" is missing"}, Case{R"({"op":5,"id":1})", "\"op\" must be a string"},
+                 Case{R"({"op":"register","path":"/a","data":5,"id":1})", "\"data\" must be a string"},
+                 Case{R"({"op":"register","path":"/a","node_ttl_ms":10,"id":1})", "node_ttl_ms"},
+                 Case{R"({"op":"register","path":"/a","mode":"persistent-ttl","id":1})", "node_ttl_ms"},
+                 Case{R"({"op":"register","path":"/a","ttl_ms":1.5,"id":1})", "ttl_ms"},
+                 Case{R"({"op":"register","path":"/a","mode":"sequential","id":1})", "mode \"sequential\""}}) {
+    json id;
+    auto r = ParseRequest(c.line, id);
+    ASSERT_FALSE(r.ok()) << c.line;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(c.message_part), std::string::npos) << c.line << ": " << r.status().message();
+    if (std::string(c.line).find("\"id\":1") != std::string::npos) {
+      EXPECT_EQ(id, 1) << c.line;
+    }
+  }
+}
+
+TEST(EventsTest, AreSingleLinesOfValidJsonWhateverThePathHolds) {
+  std::string line = SpooledEvent("x", 7, std::string("/bad\n\xff", 6));
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  json parsed = json::parse(line);
+  EXPECT_EQ(parsed["event"], "spooled");
+  EXPECT_EQ(parsed["seq"], 7);
+  EXPECT_EQ(json::parse(ErrorEvent(nullptr, Status::SpoolFull("too many")))["code"], "spool full");
+  RegistrarEvent session;
+  session.kind = RegistrarEvent::Kind::kSession;
+  session.session_state = SessionState::kConnected;
+  session.session_id = 0x10000abc;
+  json s = json::parse(RegistrarEventJson(session));
+  EXPECT_EQ(s["state"], "connected");
+  EXPECT_EQ(s["session_id"], "0x0000000010000abc");
+}
+
+TEST(RegistrationsFileTest, LoadsEntriesAndNamesTheBadOne) {
+  testing::TempDir dir;
+  auto write = [&](const std::string& text) {
+    std::ofstream(dir.Sub("r.json"), std::ios::trunc) << text;
+    return LoadRegistrationsFile(dir.Sub("r.json"), 1000);
+  };
+  auto ok = write(R"({"registrations":[{"path":"/a","data":"1"},{"path":"/b","mode":"container","ttl_ms":9}]})");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  ASSERT_EQ(ok->size(), 2u);
+  EXPECT_EQ((*ok)[1].mode, NodeMode::kContainer);
+  EXPECT_EQ((*ok)[1].ttl.count(), 9);
+
+  auto too_big = write(R"({"registrations":[{"path":"/a"},{"path":"/big","data":")" + std::string(1001, 'x') + "\"}]}");
+  ASSERT_FALSE(too_big.ok());
+  EXPECT_NE(too_big.status().message().find("entry 1 (/big)"), std::string::npos) << too_big.status().message();
+  auto bad_path = write(R"({"registrations":[{"path":"/a/../b"}]})");
+  ASSERT_FALSE(bad_path.ok());
+  EXPECT_NE(bad_path.status().message().find("entry 0 (/a/../b)"), std::string::npos);
+  auto not_list = write(R"([{"path":"/a"}])");
+  ASSERT_FALSE(not_list.ok());
+  EXPECT_NE(not_list.status().message().find("\"registrations\" array"), std::string::npos);
+  auto missing = LoadRegistrationsFile(dir.Sub("nope.json"), 1000);
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+}
+
+TEST(PlanSyncTest, PutsWhatIsMissingOrDifferentAndDeletesWhatIsNotListed) {
+  auto desired = [](std::string path, std::string data, NodeMode mode) {
+    SpooledIntent s;
+    s.intent.path = std::move(path);
+    s.intent.data = std::move(data);
+    s.intent.mode = mode;
+    return s;
+  };
+  std::vector<SpooledIntent> have = {desired("/same", "1", NodeMode::kEphemeral),
+                                     desired("/data", "old", NodeMode::kEphemeral),
+                                     desired("/mode", "1", NodeMode::kEphemeral),
+                                     desired("/gone", "1", NodeMode::kEphemeral)};
+  std::vector<Registration> want = {{"/same", "1", NodeMode::kEphemeral, {}, {}},
+                                    {"/data", "new", NodeMode::kEphemeral, {}, {}},
+                                    {"/mode", "1", NodeMode::kPersistent, {}, {}},
+                                    {"/new", "1", NodeMode::kEphemeral, {}, {}}};
+  SyncPlan plan = PlanSync(want, have);
+  std::vector<std::string> puts;
+  for (const Registration& r : plan.puts) puts.push_back(r.path);
+  EXPECT_EQ(puts, (std::vector<std::string>{"/data", "/mode", "/new"}));
+  EXPECT_EQ(plan.deletes, std::vector<std::string>{"/gone"});
+  EXPECT_TRUE(PlanSync(want, {}).deletes.empty());
+}
+
+TEST(PrometheusTextTest, RendersGaugesCountersAndACumulativeHistogram) {
+  RegistrarStats stats;
+  stats.spool.pending_count = 3;
+  stats.session_state = SessionState::kConnected;
+  stats.applied = 12;
+  stats.apply_latency.counts[0] = 2;  // <= 1 ms
+  stats.apply_latency.counts[3] = 1;  // <= 8 ms
+  stats.apply_latency.counts[LatencyHistogram::kBuckets - 1] = 1;
+  stats.apply_latency.sum_ms = 2000;
+  std::string text = RenderPrometheusText(stats, "host=\"h1\"");
+  EXPECT_NE(text.find("# TYPE zkspool_pending_intents gauge\nzkspool_pending_intents{host=\"h1\"} 3\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("zkspool_applied_total{host=\"h1\"} 12\n"), std::string::npos);
+  EXPECT_NE(text.find("zkspool_session_state{host=\"h1\",state=\"connected\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("zkspool_session_state{host=\"h1\",state=\"expired\"} 0\n"), std::string::npos);
+  EXPECT_NE(text.find("zkspool_apply_latency_seconds_bucket{host=\"h1\",le=\"0.001\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("zkspool_apply_latency_seconds_bucket{host=\"h1\",le=\"0.004\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("zkspool_apply_latency_seconds_bucket{host=\"h1\",le=\"0.008\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("zkspool_apply_latency_seconds_bucket{host=\"h1\",le=\"+Inf\"} 4\n"), std::string::npos);
+  EXPECT_NE(text.find("zkspool_apply_latency_seconds_sum{host=\"h1\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("zkspool_apply_latency_seconds_count{host=\"h1\"} 4\n"), std::string::npos);
+  // Every sample line belongs to a family declared just before with # TYPE.
+  EXPECT_EQ(RenderPrometheusText(stats).find("{}"), std::string::npos);
+}
+
+TEST(WriteFileAtomicallyTest, ReplacesTheFileAndReportsAMissingDirectory) {
+  testing::TempDir dir;
+  ASSERT_TRUE(WriteFileAtomically(dir.Sub("m.prom"), "one\n").ok());
+  ASSERT_TRUE(WriteFileAtomically(dir.Sub("m.prom"), "two\n").ok());
+  std::ifstream in(dir.Sub("m.prom"));
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "two");
+  Status missing = WriteFileAtomically(dir.Sub("no/such/dir.prom"), "x");
+  EXPECT_EQ(missing.code(), StatusCode::kIOError);
+  EXPECT_NE(missing.message().find("no/such/dir.prom"), std::string::npos);
+}
+
+std::string ReadAll(int fd) {
+  std::string all;
+  char buffer[65536];
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) all.append(buffer, static_cast<size_t>(n));
+  return all;
+}
+
+TEST(EventOutputTest, WritesRepliesAndEventsInOrder) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  {
+    EventOutput out(fds[1]);
+    out.Reply("a");
+    out.Event("b");
+    out.Reply("c");
+    out.Flush();
+  }
+  ::close(fds[1]);
+  EXPECT_EQ(ReadAll(fds[0]), "a\nb\nc\n");
+  ::close(fds[0]);
+}
+
+TEST(EventOutputTest, DropsEventsBeyondTheQueueLimitAndSaysHowMany) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  constexpr size_t kSent = EventOutput::kMaxQueued * 2;
+  std::string all;
+  {
+    EventOutput out(fds[1]);
+    // Nobody reads yet: the pipe fills, then the queue, then events are dropped.
+    for (size_t i = 0; i < kSent; ++i) out.Event("x");
+    std::thread reader([&] { all = ReadAll(fds[0]); });
+    out.Flush();
+    out.Event("last");
+    out.Flush();
+    ::close(fds[1]);  // after the writer is idle; the reader then sees end of file
+    reader.join();
+  }
+  ::close(fds[0]);
+  // Whenever the queue has room again, the count dropped so far comes before the next event.
+  size_t written = 0;
+  size_t dropped = 0;
+  size_t dropped_lines = 0;
+  std::istringstream lines(all);
+  std::string line;
+  std::string last;
+  while (std::getline(lines, line)) {
+    if (line == "x") {
+      ++written;
+    } else if (line.rfind(R"({"event":"dropped","count":)", 0) == 0) {
+      dropped += json::parse(line)["count"].get<size_t>();
+      ++dropped_lines;
+    }
+    last = line;
+  }
+  EXPECT_GE(written, EventOutput::kMaxQueued);
+  EXPECT_GE(dropped_lines, 1u);
+  EXPECT_EQ(written + dropped, kSent);
+  EXPECT_EQ(last, "last");
+}
+
+}  // namespace
+}  // namespace zkspool::agent
