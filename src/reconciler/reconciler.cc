@@ -1,5 +1,9 @@
 #include "reconciler/reconciler.h"
 
+#include "zk/client_log.h"
+
+#include <fmt/format.h>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -24,6 +28,7 @@ std::string Hex(int64_t id) {
 constexpr milliseconds kRetryDelay{100};
 constexpr milliseconds kExpireEvery{500};
 constexpr milliseconds kAuthFailedRetry{5000};
+constexpr milliseconds kUnreachableReportEvery{60'000};
 constexpr size_t kLoadChunk = 1000;
 constexpr size_t kMaxRemembered = 1'000'000;  // outcomes kept for WaitApplied
 // Creates per multi, and their bytes: well under jute.maxbuffer, whose excess makes the server
@@ -49,6 +54,7 @@ Status Reconciler::Start() {
   if (!saved.ok()) return saved.status();
   if (*saved) ownership_.current_session = (*saved)->id;  // OnConnected tells whether it was resumed
 
+  RouteClientLogTo(log_);
   mailbox_ = std::make_unique<CompletionMailbox>(this);
   session_ = std::make_unique<ZkSession>(options_.hosts, static_cast<int>(options_.session_timeout.count()),
                                          options_.digest_auth, [this] { Notify(); });
@@ -102,6 +108,7 @@ void Reconciler::Stop(Registrar::CloseMode mode) {
 
 void Reconciler::Run() {
   const auto now0 = Clock::now();
+  MarkDisconnected(now0);
   next_expire_ = now0;
   next_anti_entropy_ = now0 + options_.anti_entropy_interval;
   Clock::time_point stop_deadline{};
@@ -135,6 +142,7 @@ void Reconciler::Run() {
       }
     }
     if (now >= next_expire_) RunExpire();
+    if (!connected_ && !session_dead_ && now >= next_unreachable_report_) ReportUnreachable(now);
     if (connected_) {
       LoadPending();
       if (now >= next_anti_entropy_) {
@@ -189,7 +197,7 @@ void Reconciler::HandleEvents(const std::vector<ZkEvent>& events) {
       session_dead_ = true;
       retry_session_at_ = Clock::now() + kAuthFailedRetry;
     } else if (connected_) {  // CONNECTING / ASSOCIATING: the connection is gone, maybe not the session
-      connected_ = false;
+      MarkDisconnected(Clock::now());
       log_->warn("lost the connection to ZooKeeper; session {} may still be alive", Hex(ownership_.current_session));
       SetSessionState(SessionState::kConnecting);
     }
@@ -229,8 +237,28 @@ void Reconciler::OnConnected() {
   }
 }
 
-void Reconciler::ReplaceExpiredSession() {
+void Reconciler::MarkDisconnected(Clock::time_point now) {
   connected_ = false;
+  disconnected_since_ = now;
+  // By then the session may be gone too: worth a line in the log.
+  next_unreachable_report_ = now + options_.session_timeout;
+}
+
+// The C client's own complaints go to debug level (see client_log.h); this says it once a while.
+void Reconciler::ReportUnreachable(Clock::time_point now) {
+  next_unreachable_report_ = now + kUnreachableReportEvery;
+  Result<SpoolStats> spool = spool_->Stats();
+  std::string message = fmt::format(
+      "cannot connect to ZooKeeper at \"{}\" for {} s; {} intents wait in the spool", options_.hosts,
+      std::chrono::duration_cast<std::chrono::seconds>(now - disconnected_since_).count(),
+      spool.ok() ? spool->pending_count : 0);
+  log_->warn("{}", message);
+  std::lock_guard lock(mu_);
+  stats_.last_error = std::move(message);
+}
+
+void Reconciler::ReplaceExpiredSession() {
+  MarkDisconnected(Clock::now());
   log_->warn("ZooKeeper session {} expired: starting a new one", Hex(ownership_.current_session));
   SetSessionState(SessionState::kExpired);
   // The dead handle fails every call; close it here, on our thread. Outstanding completions are

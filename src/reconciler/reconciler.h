@@ -65,6 +65,8 @@ class Reconciler : public CompletionSink {
   void HandleEvents(const std::vector<ZkEvent>& events);
   void OnConnected();
   void ReplaceExpiredSession();
+  void MarkDisconnected(Clock::time_point now);
+  void ReportUnreachable(Clock::time_point now);
   void HandleCompletion(const Completion& c);
   void Advance(const std::string& path, PathWork& work, Step step);
   void FinishBatch(const std::string& path, PathWork& work, Outcome outcome, const std::string& reason);
@@ -110,6 +112,8 @@ class Reconciler : public CompletionSink {
 
   // Reconciler-thread state.
   bool connected_ = false;
+  Clock::time_point disconnected_since_;  // when connected_ last became false (or Start)
+  Clock::time_point next_unreachable_report_;
   bool verified_since_open_ = false;
   std::map<std::string, PathWork> work_;
   std::map<uint64_t, std::vector<std::string>> outstanding_;  // token -> the paths of its call

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "zk/client_log.h"
+
 namespace zkspool {
 
 ZkSession::ZkSession(std::string hosts, int timeout_ms, std::string digest_auth, std::function<void()> wake)
@@ -29,7 +31,7 @@ Status ZkSession::Start(const std::optional<SessionInfo>& resume) {
     std::lock_guard lock(mu_);
     events_.clear();  // whatever the previous handle said no longer applies
   }
-  zh_ = zookeeper_init(hosts_.c_str(), &ZkSession::Watcher, timeout_ms_, resume_id, this, 0);
+  zh_ = zookeeper_init2(hosts_.c_str(), &ZkSession::Watcher, timeout_ms_, resume_id, this, 0, ClientLogCallback());
   if (zh_ == nullptr) {
     return Status::InvalidArgument("the ZooKeeper client refused hosts \"" + hosts_ + "\": " + std::strerror(errno));
   }

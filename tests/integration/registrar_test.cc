@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 
@@ -94,12 +95,28 @@ TEST_F(RegistrarTest, RegistrationsWhileZooKeeperIsDownAreAppliedWhenItReturns) 
   auto registrar = Open(Options());
   std::vector<uint64_t> tickets;
   for (int i = 0; i < 200; ++i) tickets.push_back(Must(registrar->Register("/down/n" + std::to_string(i), "d")));
-  EXPECT_EQ(registrar->Stats().spool.pending_count, 200u);
+  tickets.push_back(Must(registrar->Deregister("/down/n7")));
+  EXPECT_EQ(registrar->Stats().spool.pending_count, 201u);
   EXPECT_NE(registrar->Stats().session_state, SessionState::kConnected);
+  // Desired() already shows the end state; Registered() only what was applied.
+  auto desired = registrar->Desired();
+  ASSERT_TRUE(desired.ok()) << desired.status().ToString();
+  EXPECT_EQ(desired->size(), 199u);
+  EXPECT_TRUE(std::none_of(desired->begin(), desired->end(),
+                           [](const SpooledIntent& d) { return d.intent.path == "/down/n7"; }));
+  EXPECT_TRUE(registrar->Registered()->empty());
+  // An outage longer than the session timeout is reported once, in the log and in Stats.
+  EXPECT_TRUE(Eventually([&] { return registrar->Stats().last_error.find("cannot connect to ZooKeeper at") !=
+                                      std::string::npos; },
+                         10s))
+      << registrar->Stats().last_error;
   zk_->Restart(0);
   for (uint64_t t : tickets) ASSERT_EQ(Wait(*registrar, t), Outcome::kApplied);
   ZkProbe probe(zk_->ConnectString());
-  EXPECT_EQ(probe.Children("/down").size(), 200u);
+  EXPECT_EQ(probe.Children("/down").size(), 199u);
+  auto registered = registrar->Registered();
+  ASSERT_TRUE(registered.ok());
+  EXPECT_EQ(*registered, *registrar->Desired());
 }
 
 TEST_F(RegistrarTest, SessionExpiryRecreatesEveryRegisteredEphemeral) {
