@@ -1,0 +1,116 @@
+// The owning process of the chaos run: a Registrar and several threads that register, update and
+// deregister their own random paths until killed. Report lines on stdout, one write(2) each (see
+// chaos_model.h); commands on stdin:
+//   pause   finish the calls in progress, stop, then print "P"
+//   resume  go on
+//   stats   print "S <pending> <registered> <session id>"
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "zkspool/registrar.h"
+
+namespace {
+
+constexpr int kThreads = 4;
+constexpr int kPathsPerThread = 8;
+constexpr int kEphemeralPaths = 6;  // of each thread's paths; the rest are persistent
+
+void Report(const std::string& line) {
+  std::string out = line + "\n";
+  if (::write(STDOUT_FILENO, out.data(), out.size()) != static_cast<ssize_t>(out.size())) ::_exit(3);
+}
+
+class Workers {
+ public:
+  Workers(zkspool::Registrar& registrar, uint64_t seed) : registrar_(registrar) {
+    for (int t = 0; t < kThreads; ++t) threads_.emplace_back([this, t, seed] { Run(t, seed * 31 + t); });
+  }
+  void Pause() {
+    std::unique_lock lock(mu_);
+    paused_ = true;
+    changed_.wait(lock, [this] { return idle_ == kThreads; });
+  }
+  void Resume() {
+    std::lock_guard lock(mu_);
+    paused_ = false;
+    changed_.notify_all();
+  }
+
+ private:
+  void Run(int t, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    for (uint64_t n = 0;; ++n) {
+      {
+        std::unique_lock lock(mu_);
+        if (paused_) {
+          ++idle_;
+          changed_.notify_all();
+          changed_.wait(lock, [this] { return !paused_; });
+          --idle_;
+        }
+      }
+      int k = static_cast<int>(rng() % kPathsPerThread);
+      std::string path = "/chaos/w" + std::to_string(t) + "/p" + std::to_string(k);
+      bool del = rng() % 4 == 0;
+      std::string data = "t" + std::to_string(t) + "-" + std::to_string(seed % 100000) + "-" + std::to_string(n);
+      Report("T " + std::to_string(t) + (del ? " D " : " P ") + path + " " + (del ? "-" : data));
+      auto mode = k < kEphemeralPaths ? zkspool::NodeMode::kEphemeral : zkspool::NodeMode::kPersistent;
+      auto seq = del ? registrar_.Deregister(path) : registrar_.Register(path, data, mode);
+      if (!seq.ok()) {
+        std::fprintf(stderr, "chaos child: %s\n", seq.status().ToString().c_str());
+        ::_exit(1);
+      }
+      Report("A " + std::to_string(t) + " " + std::to_string(*seq));
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 20));
+    }
+  }
+
+  zkspool::Registrar& registrar_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  bool paused_ = false;
+  int idle_ = 0;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: %s SPOOL HOSTS SEED\n", argv[0]);
+    return 2;
+  }
+  zkspool::RegistrarOptions options;
+  options.spool_dir = argv[1];
+  options.hosts = argv[2];
+  options.session_timeout = std::chrono::milliseconds(4000);
+  options.anti_entropy_interval = std::chrono::milliseconds(5000);
+  auto registrar = zkspool::Registrar::Open(options);
+  if (!registrar.ok()) {
+    std::fprintf(stderr, "chaos child: %s\n", registrar.status().ToString().c_str());
+    return 1;
+  }
+  auto* workers = new Workers(**registrar, std::stoull(argv[3]));  // runs until the process dies
+  for (std::string command; std::getline(std::cin, command);) {
+    if (command == "pause") {
+      workers->Pause();
+      Report("P");
+    } else if (command == "resume") {
+      workers->Resume();
+    } else if (command == "stats") {
+      zkspool::RegistrarStats stats = (*registrar)->Stats();
+      Report("S " + std::to_string(stats.spool.pending_count) + " " + std::to_string(stats.spool.registered_count) +
+             " " + std::to_string(stats.session_id));
+    }
+  }
+  ::_exit(0);  // stdin closed: the parent is gone or done
+}
