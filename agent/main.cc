@@ -37,8 +37,9 @@ int main(int argc, char** argv) {
         std::ifstream in(file);
         std::getline(in, auth);
       });
-  app.add_option("--acl", acl, "ACL of created nodes: open, or creator-all (needs --auth)")
-      ->capture_default_str()->check(CLI::IsMember({"open", "creator-all"}));
+  app.add_option("--acl", acl,
+                 "ACL of created nodes: open; creator-all or creator-all-world-read (need --auth)")
+      ->capture_default_str()->check(CLI::IsMember({"open", "creator-all", "creator-all-world-read"}));
   app.add_option("--default-ttl", default_ttl_ms, "Spool TTL in ms for intents that give none; 0 = none")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--metrics-textfile", options.metrics_textfile,
@@ -73,6 +74,8 @@ int main(int argc, char** argv) {
     }
     options.registrar.digest_auth = auth.substr(kScheme.size());
   }
-  options.registrar.acl = acl == "creator-all" ? AclChoice::kCreatorAll : AclChoice::kOpen;
+  options.registrar.acl = acl == "creator-all"              ? AclChoice::kCreatorAll
+                          : acl == "creator-all-world-read" ? AclChoice::kCreatorAllWorldRead
+                                                            : AclChoice::kOpen;
   return agent::RunAgent(std::move(options));
 }

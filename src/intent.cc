@@ -24,6 +24,7 @@ const char* AclChoiceName(AclChoice a) {
   switch (a) {
     case AclChoice::kOpen: return "open";
     case AclChoice::kCreatorAll: return "creator-all";
+    case AclChoice::kCreatorAllWorldRead: return "creator-all-world-read";
   }
   return "unknown";
 }

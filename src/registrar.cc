@@ -73,8 +73,9 @@ Result<std::unique_ptr<Registrar>> Registrar::Open(RegistrarOptions options) {
   if (!options.digest_auth.empty() && options.digest_auth.find(':') == std::string::npos) {
     return Status::InvalidArgument("digest_auth must be \"user:password\"");
   }
-  if (options.acl == AclChoice::kCreatorAll && options.digest_auth.empty()) {
-    return Status::InvalidArgument("acl creator-all needs digest_auth: ZooKeeper refuses it for anonymous sessions");
+  if (options.acl != AclChoice::kOpen && options.digest_auth.empty()) {
+    return Status::InvalidArgument(std::string("acl ") + AclChoiceName(options.acl) +
+                                   " needs digest_auth: ZooKeeper refuses creator ACLs for anonymous sessions");
   }
   if (options.max_in_flight == 0) return Status::InvalidArgument("max_in_flight must be at least 1");
   if (options.session_timeout.count() <= 0) return Status::InvalidArgument("session_timeout must be positive");

@@ -25,11 +25,14 @@ enum class NodeMode : uint8_t {
 enum class AclChoice : uint8_t {
   kOpen = 0,        // world:anyone, all permissions (ZOO_OPEN_ACL_UNSAFE)
   kCreatorAll = 1,  // only the authenticated creator (ZOO_CREATOR_ALL_ACL); needs digest auth
+  // The authenticated creator may do anything, everyone may read: what a service registry
+  // wants (clients discover, nobody else changes or deletes). Needs digest auth.
+  kCreatorAllWorldRead = 2,
 };
 
 const char* OpName(Op op);              // "put", "delete"
 const char* NodeModeName(NodeMode m);   // "ephemeral", "persistent", "container", "persistent-ttl"
-const char* AclChoiceName(AclChoice a); // "open", "creator-all"
+const char* AclChoiceName(AclChoice a); // "open", "creator-all", "creator-all-world-read"
 
 struct Intent {
   Op op = Op::kPut;

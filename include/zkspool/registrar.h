@@ -34,7 +34,8 @@ struct RegistrarEvent {
     kSession,   // session state changed: `session_state`, `session_id`
     kApplied,   // `seq` (and every earlier intent of `path` it superseded) is in ZooKeeper
     kExpired,   // `seq` was dropped: its TTL ran out before it could be applied
-    kConflict,  // `path` is held by another session; retried with backoff; `message` says whose
+    kConflict,  // `path` is held by another session, or our credentials may not change it
+                // (ZNOAUTH); retried with backoff; `message` says which
     kFailed,    // `seq` is parked as failed; `message` says why
   };
   Kind kind = Kind::kSession;
@@ -59,7 +60,8 @@ struct RegistrarOptions {
   // "user:password" for digest auth, sent with zoo_add_auth on every session; empty = none. A
   // wrong password is not rejected at once: it shows later as ZNOAUTH on a node's ACL.
   std::string digest_auth;
-  // ACL for nodes this registrar creates. kCreatorAll needs digest_auth. Default kOpen.
+  // ACL for nodes this registrar creates (and the parents it creates for them). kCreatorAll and
+  // kCreatorAllWorldRead need digest_auth. Default kOpen.
   AclChoice acl = AclChoice::kOpen;
   // Most ZooKeeper operations outstanding at once. Default 1000.
   size_t max_in_flight = 1000;
@@ -102,7 +104,7 @@ struct RegistrarStats {
   uint64_t expired = 0;           // intents dropped by TTL since Open
   uint64_t failed = 0;            // intents parked as failed since Open
   uint64_t reasserted = 0;        // registered nodes re-created or corrected in ZooKeeper
-  std::vector<std::string> conflicting_paths;  // paths currently waiting on a conflict
+  std::vector<std::string> conflicting_paths;  // paths currently waiting on a conflict or ZNOAUTH
   std::string last_error;         // the latest session or apply error, for operators
   LatencyHistogram apply_latency;
 };

@@ -76,7 +76,13 @@ Step ApplyTask::Unexpected(int rc, const char* during) {
     return {StepKind::kRetryLater, desired_.path, -1, std::string(during) + ": " + zerror(rc)};
   }
   std::string reason = std::string(during) + " of " + desired_.path + " failed: " + zerror(rc);
-  if (rc == ZNOAUTH) reason += " (check the digest credentials and the ACL of the node or its parent)";
+  if (rc == ZNOAUTH) {
+    // Fixed by the right credentials or an ACL change, not by dropping the intent: wait like a
+    // conflict, visible in Stats, and apply once allowed.
+    last_ = StepKind::kConflict;
+    return {StepKind::kConflict, desired_.path, -1,
+            reason + " (not authorized: check the digest credentials and the ACL of the node or its parent)"};
+  }
   if (rc == ZINVALIDACL) reason += " (a creator-only ACL needs digest auth)";
   if (rc == ZUNIMPLEMENTED) reason += " (TTL nodes need the server's zookeeper.extendedTypesEnabled=true)";
   if (rc == ZNOCHILDRENFOREPHEMERALS) reason += " (a parent is an ephemeral node)";

@@ -36,8 +36,9 @@ enum class StepKind {
   kReplace,       // one multi: check `version`, delete at `version`, create the desired node
   kDelete,        // delete at `version`
   kDone,          // ZooKeeper holds the desired state
-  kConflict,      // another session owns the node: back off, then Restart; `reason` says whose
-  kFailed,        // permanent error (auth, ACL, bad argument): park the intent; `reason` says why
+  kConflict,      // another session owns the node, or our credentials may not change it (ZNOAUTH):
+                  // back off, then Restart; `reason` says which
+  kFailed,        // permanent error (invalid ACL, bad argument): park the intent; `reason` says why
   kRetryLater,    // outcome unknown (connection loss, expiry): Restart once connected again
 };
 

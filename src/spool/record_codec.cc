@@ -10,7 +10,7 @@ constexpr size_t kFixedV1Bytes = 4 + 1 + 3 + 8 + 3 * 8 + 4 + 4;
 
 bool ValidOp(uint8_t v) { return v == static_cast<uint8_t>(Op::kPut) || v == static_cast<uint8_t>(Op::kDelete); }
 bool ValidMode(uint8_t v) { return v <= static_cast<uint8_t>(NodeMode::kPersistentWithTtl); }
-bool ValidAcl(uint8_t v) { return v <= static_cast<uint8_t>(AclChoice::kCreatorAll); }
+bool ValidAcl(uint8_t v) { return v <= static_cast<uint8_t>(AclChoice::kCreatorAllWorldRead); }
 
 }  // namespace
 

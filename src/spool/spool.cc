@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "spool/meta_codec.h"
+#include "spool/private_file_system.h"
 #include "spool/record_codec.h"
 #include "spool/sequence_key.h"
 #include "spool/spool_directory.h"
@@ -71,7 +72,7 @@ struct Spool::Impl {
   std::string dir;
   SpoolOptions options;
   std::shared_ptr<spdlog::logger> log;
-  std::unique_ptr<rocksdb::Env> env;  // wraps options.file_system; must outlive db
+  std::unique_ptr<rocksdb::Env> env;  // wraps options.file_system (see private_file_system.h); outlives db
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::ColumnFamilyHandle* intents = nullptr;
@@ -287,10 +288,9 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
   // every writer to insert its own record: on a 2-core machine the wake-ups cost more than the
   // inserts (+27-30% appends/s at 16 writers, bench/spool_bench.cc).
   db_options.allow_concurrent_memtable_write = false;
-  if (impl->options.file_system) {
-    impl->env = rocksdb::NewCompositeEnv(impl->options.file_system);
-    db_options.env = impl->env.get();
-  }
+  impl->env = rocksdb::NewCompositeEnv(PrivateFileSystem(
+      impl->options.file_system ? impl->options.file_system : rocksdb::FileSystem::Default()));
+  db_options.env = impl->env.get();
   rocksdb::ColumnFamilyOptions family_options;
   family_options.write_buffer_size = 16 << 20;
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {

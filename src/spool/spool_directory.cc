@@ -22,6 +22,7 @@ Status WriteMarker(const std::string& dir) {
   out << "zkspool spool directory; see zkspoolctl\n";
   out.close();
   if (!out) return Status::IOError("cannot write " + (fs::path(dir) / kMarkerFile).string());
+  ::chmod((fs::path(dir) / kMarkerFile).c_str(), 0600);
   return Status::Ok();
 }
 
@@ -54,6 +55,8 @@ void WriteOwner(const std::string& dir) {
   ::gethostname(host, sizeof host - 1);
   std::ofstream out(fs::path(dir) / "OWNER", std::ios::trunc);
   out << ::getpid() << "@" << host << "\n";
+  out.close();
+  ::chmod((fs::path(dir) / "OWNER").c_str(), 0600);
 }
 
 std::string ReadOwner(const std::string& dir) {

@@ -106,7 +106,7 @@ Status ValidateIntent(const Intent& intent, std::chrono::milliseconds ttl, size_
   if (static_cast<uint8_t>(intent.mode) > static_cast<uint8_t>(NodeMode::kPersistentWithTtl)) {
     return Status::InvalidArgument("node mode " + std::to_string(static_cast<int>(intent.mode)) + " is unknown");
   }
-  if (static_cast<uint8_t>(intent.acl) > static_cast<uint8_t>(AclChoice::kCreatorAll)) {
+  if (static_cast<uint8_t>(intent.acl) > static_cast<uint8_t>(AclChoice::kCreatorAllWorldRead)) {
     return Status::InvalidArgument("acl choice " + std::to_string(static_cast<int>(intent.acl)) + " is unknown");
   }
   if (intent.op == Op::kDelete && !intent.data.empty()) {

@@ -59,8 +59,19 @@ void OnBatch(int rc, const void* data) {
   batch->sink->Deliver(std::move(c));
 }
 
+ACL_vector* CreatorAllWorldReadAcl() {
+  static ACL entries[] = {{ZOO_PERM_ALL, ZOO_AUTH_IDS}, {ZOO_PERM_READ, ZOO_ANYONE_ID_UNSAFE}};
+  static ACL_vector acl = {2, entries};
+  return &acl;
+}
+
 ACL_vector* AclFor(const Intent& desired) {
-  return desired.acl == AclChoice::kCreatorAll ? &ZOO_CREATOR_ALL_ACL : &ZOO_OPEN_ACL_UNSAFE;
+  switch (desired.acl) {
+    case AclChoice::kCreatorAll: return &ZOO_CREATOR_ALL_ACL;
+    case AclChoice::kCreatorAllWorldRead: return CreatorAllWorldReadAcl();
+    case AclChoice::kOpen: break;
+  }
+  return &ZOO_OPEN_ACL_UNSAFE;
 }
 
 int CreateFlags(NodeMode mode) {

@@ -11,7 +11,7 @@
 #include <cstdio>
 
 #include "harness/zk_ensemble.h"
-#include "support/temp_dir.h"
+#include "registrar_fixture.h"
 #include "zk_probe.h"
 
 namespace zkspool {
@@ -22,37 +22,7 @@ using testing::Eventually;
 using testing::ZkEnsemble;
 using testing::ZkProbe;
 
-class RegistrarTest : public ::testing::Test {
- protected:
-  void SetUp() override { zk_ = ZkEnsemble::Start(); }
-
-  RegistrarOptions Options() {
-    RegistrarOptions o;
-    o.spool_dir = dir_.Sub("spool");
-    o.hosts = zk_->ConnectString();
-    o.session_timeout = 4000ms;
-    o.conflict_backoff_min = 50ms;
-    o.conflict_backoff_max = 500ms;
-    return o;
-  }
-  std::unique_ptr<Registrar> Open(RegistrarOptions o) {
-    auto r = Registrar::Open(std::move(o));
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? std::move(r).value() : nullptr;
-  }
-  static uint64_t Must(Result<uint64_t> r) {
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? *r : 0;
-  }
-  static Outcome Wait(Registrar& r, uint64_t ticket, std::chrono::milliseconds timeout = 30s) {
-    auto outcome = r.WaitApplied(ticket, timeout);
-    EXPECT_TRUE(outcome.ok()) << "ticket " << ticket << ": " << outcome.status().ToString();
-    return outcome.ok() ? *outcome : Outcome::kFailed;
-  }
-
-  ::zkspool::testing::TempDir dir_;
-  std::unique_ptr<ZkEnsemble> zk_;
-};
+class RegistrarTest : public testing::RegistrarFixture {};
 
 TEST_F(RegistrarTest, RegisterUpdateDeregisterEndInTheExactState) {
   auto registrar = Open(Options());
@@ -259,7 +229,7 @@ TEST_F(RegistrarTest, BadOptionsAreRefusedWithAClearError) {
   o = Options();
   o.acl = AclChoice::kCreatorAll;
   EXPECT_EQ(Registrar::Open(o).status().ToString(),
-            "invalid argument: acl creator-all needs digest_auth: ZooKeeper refuses it for anonymous sessions");
+            "invalid argument: acl creator-all needs digest_auth: ZooKeeper refuses creator ACLs for anonymous sessions");
 }
 
 TEST_F(RegistrarTest, CloseEndsTheSessionAndOpenReassertsTheDesiredState) {

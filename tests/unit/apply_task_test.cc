@@ -148,12 +148,21 @@ TEST_F(ApplyTaskTest, UncertainOutcomesAreRetriedFromTheStart) {
   }
 }
 
+TEST_F(ApplyTaskTest, NotAuthorizedWaitsLikeAConflictInsteadOfFailing) {
+  ApplyTask task(PutIntent(), &ownership_);
+  task.Restart();
+  Step blocked = task.OnResult(ZNOAUTH);
+  EXPECT_EQ(blocked.kind, StepKind::kConflict);
+  EXPECT_NE(blocked.reason.find("check the digest credentials"), std::string::npos) << blocked.reason;
+  EXPECT_EQ(task.Restart().kind, StepKind::kCreate) << "after the backoff it starts over";
+}
+
 TEST_F(ApplyTaskTest, PermanentErrorsFailWithAReason) {
   struct Case {
     int rc;
     const char* hint;
   };
-  for (Case c : {Case{ZNOAUTH, "check the digest credentials"}, Case{ZINVALIDACL, "creator-only ACL needs digest auth"},
+  for (Case c : {Case{ZINVALIDACL, "creator-only ACL needs digest auth"},
                  Case{ZUNIMPLEMENTED, "extendedTypesEnabled"}, Case{ZNOCHILDRENFOREPHEMERALS, "parent is an ephemeral"},
                  Case{ZBADARGUMENTS, "create of /svc/a/b failed"}}) {
     ApplyTask task(PutIntent(), &ownership_);

@@ -75,6 +75,25 @@ class SpoolTest : public ::testing::Test {
   std::atomic<int64_t> now_ms_{1'700'000'000'000};
 };
 
+TEST_F(SpoolTest, EveryFileOfTheSpoolIsForItsOwnerOnly) {
+  {
+    auto spool = OpenSpool();
+    ASSERT_NE(spool, nullptr);
+    for (int i = 0; i < 50; ++i) ASSERT_TRUE(spool->Append(Put("/files/n" + std::to_string(i), "d")).ok());
+    ASSERT_TRUE(spool->SaveSession({42, std::string(16, 'p')}).ok());
+  }
+  auto reopened = OpenSpool();  // a second life writes new logs, MANIFEST and OPTIONS files
+  ASSERT_NE(reopened, nullptr);
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.Sub("spool"))) {
+    struct stat st;
+    ASSERT_EQ(::stat(entry.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << entry.path();
+    ++files;
+  }
+  EXPECT_GE(files, 8) << "WAL, MANIFEST, CURRENT, OPTIONS, LOCK, LOG, IDENTITY, ZKSPOOL, OWNER";
+}
+
 TEST_F(SpoolTest, OpenCreatesPrivateDirectory) {
   auto spool = OpenSpool();
   ASSERT_NE(spool, nullptr);
