@@ -5,7 +5,7 @@
 // and kill -9 + restart of the child. After each fault it quiesces the workload and checks the
 // invariants (see CheckQuiet); a violation ends the run with status 1.
 //
-//   chaos_run --child PATH [--seconds N] [--seed S]     (seed 0: random, printed for replay)
+//   chaos_run --child PATH [--seconds N] [--seed S] [--only KIND]   (seed 0: random, printed)
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -48,14 +48,14 @@ class Owner {
     int out[2];
     if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
     const pid_t parent = ::getpid();
+    const std::string seed_arg = std::to_string(seed);  // no allocation between fork and exec
     pid_ = ::fork();
     if (pid_ == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(127);
       ::dup2(in[0], STDIN_FILENO);
       ::dup2(out[1], STDOUT_FILENO);
-      std::string s = std::to_string(seed);
-      ::execl(binary.c_str(), binary.c_str(), spool.c_str(), hosts.c_str(), s.c_str(), nullptr);
+      ::execl(binary.c_str(), binary.c_str(), spool.c_str(), hosts.c_str(), seed_arg.c_str(), nullptr);
       ::_exit(127);
     }
     ::close(in[0]);
@@ -77,13 +77,25 @@ class Owner {
     pid_ = -1;
     ::close(stdin_);
   }
+  [[noreturn]] void Gone() {
+    std::string cause = DeathCause();
+    throw std::runtime_error(cause.empty() ? "the owner process is gone" : cause);
+  }
+  // "" while the process runs (or was killed by us); else how it ended. A crash is a violation.
+  std::string DeathCause() {
+    if (pid_ < 0) return "";
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return "";
+    pid_ = -1;
+    ::close(stdin_);
+    if (WIFSIGNALED(status)) return "the owner process died of signal " + std::to_string(WTERMSIG(status));
+    return "the owner process exited with status " + std::to_string(WEXITSTATUS(status));
+  }
 
   // Sends a command and returns the reply line starting with `reply` (throws on timeout).
   std::string Ask(const std::string& command, char reply, std::chrono::seconds timeout = 60s) {
     std::string line = command + "\n";
-    if (::write(stdin_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
-      throw std::runtime_error("the owner process is gone");
-    }
+    if (::write(stdin_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) Gone();
     std::unique_lock lock(mu_);
     if (!arrived_.wait_for(lock, timeout, [&] { return !replies_.empty() || ended_; }) || replies_.empty()) {
       throw std::runtime_error("no reply to \"" + command + "\" from the owner process");
@@ -95,7 +107,7 @@ class Owner {
   }
   void Tell(const std::string& command) {
     std::string line = command + "\n";
-    if (::write(stdin_, line.data(), line.size()) < 0) throw std::runtime_error("the owner process is gone");
+    if (::write(stdin_, line.data(), line.size()) < 0) Gone();
   }
   std::string bad_line() {
     std::lock_guard lock(mu_);
@@ -157,8 +169,14 @@ const char* FaultName(Fault f) {
   return "?";
 }
 
+const char* FaultId(Fault f) {
+  static const char* ids[] = {"leader-kill", "follower-kill", "freeze", "quorum-loss", "session-expiry", "owner-kill"};
+  return ids[static_cast<int>(f)];
+}
+
 struct Settings {
   std::string child;
+  std::string only;  // a FaultId: inject only this kind
   int seconds = 120;
   uint64_t seed = 1;
 };
@@ -206,7 +224,10 @@ class ChaosRun {
   // Every kind once per cycle, in a random order: even a short run injects each of them.
   Fault NextFault() {
     if (cycle_.empty()) {
-      for (int f = 0; f < static_cast<int>(Fault::kCount); ++f) cycle_.push_back(static_cast<Fault>(f));
+      for (int f = 0; f < static_cast<int>(Fault::kCount); ++f) {
+        if (s_.only.empty() || s_.only == FaultId(static_cast<Fault>(f))) cycle_.push_back(static_cast<Fault>(f));
+      }
+      if (cycle_.empty()) throw std::runtime_error("--only " + s_.only + " is not a fault kind");
       std::shuffle(cycle_.begin(), cycle_.end(), rng_);
     }
     Fault f = cycle_.back();
@@ -306,6 +327,7 @@ class ChaosRun {
   // hold only the registered set.
   std::string CheckQuiet() {
     if (!zk_->WaitForQuorum(90s)) return "the ensemble did not recover in 90 s";
+    if (std::string died = owner_->DeathCause(); !died.empty()) return died;
     owner_->Ask("pause", 'P');
     std::string last = "never checked";
     const auto deadline = Clock::now() + 90s;
@@ -370,16 +392,20 @@ int main(int argc, char** argv) {
     if (flag == "--child") s.child = argv[i + 1];
     else if (flag == "--seconds") s.seconds = std::atoi(argv[i + 1]);
     else if (flag == "--seed") s.seed = std::stoull(argv[i + 1]);
+    else if (flag == "--only") s.only = argv[i + 1];
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
     }
   }
   if (s.child.empty() || argc % 2 == 0) {
-    std::fprintf(stderr, "usage: chaos_run --child PATH [--seconds N] [--seed S]\n");
+    std::fprintf(stderr,
+                 "usage: chaos_run --child PATH [--seconds N] [--seed S] [--only leader-kill|follower-kill|freeze|"
+                 "quorum-loss|session-expiry|owner-kill]\n");
     return 2;
   }
   if (s.seed == 0) s.seed = std::random_device{}() | 1;
+  ::signal(SIGPIPE, SIG_IGN);  // a dead owner shows as a failed write, reported, not as our death
   std::printf("chaos run: seed %llu, %d s (replay: --seed %llu)\n", static_cast<unsigned long long>(s.seed), s.seconds,
               static_cast<unsigned long long>(s.seed));
   try {
