@@ -228,7 +228,7 @@ TEST_F(CtlTest, PendingListsIntentsInSequenceOrder) {
   ASSERT_EQ(out.size(), 5u) << human.out;
   EXPECT_EQ(out[0].substr(0, 9), "SEQ  OP  ");
   EXPECT_NE(out[2].find("2.9 KiB"), std::string::npos) << out[2];
-  EXPECT_NE(out[2].find("59m59s"), std::string::npos) << out[2];
+  EXPECT_NE(out[2].find(" 59m5"), std::string::npos) << out[2];  // 1 h TTL, seconds ago (a loaded machine is slow)
   EXPECT_NE(out[1].find("never"), std::string::npos) << out[1];
   EXPECT_EQ(out[4], "(3 pending intents)");
 
