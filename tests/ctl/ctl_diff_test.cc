@@ -57,7 +57,7 @@ class CtlDiffTest : public ::testing::Test {
     for (const json& j : lines) {
       kinds[j["kind"]].push_back(j["path"]);
       EXPECT_TRUE(j["detail"].is_string());
-      EXPECT_EQ(j["pending"], j["path"] == "/svc/e") << j.dump();
+      EXPECT_EQ(j["pending"], j["path"] == "/svc/e" || j["path"] == "/svc/gone") << j.dump();
     }
     return kinds;
   }
@@ -80,6 +80,10 @@ TEST_F(CtlDiffTest, ReportsEachKindOfDifferenceThenInSync) {
     applied.push_back(*spool->Append(Put("/svc/m", "M")));
     ASSERT_TRUE(spool->MarkApplied(applied).ok());
     ASSERT_TRUE(spool->Append(Put("/svc/e", "E")).ok());
+    Intent gone;
+    gone.op = Op::kDelete;
+    gone.path = "/svc/gone";
+    ASSERT_TRUE(spool->Append(gone).ok());
     ASSERT_TRUE(spool->SaveSession({ours.session_id(), std::string(16, 'x')}).ok());
   }
   ASSERT_EQ(ours.Create("/svc", ""), ZOK);
@@ -88,6 +92,7 @@ TEST_F(CtlDiffTest, ReportsEachKindOfDifferenceThenInSync) {
   ASSERT_EQ(stranger.Create("/svc/d", "D", ZOO_EPHEMERAL), ZOK);   // another session's
   ASSERT_EQ(ours.Create("/svc/m", "M"), ZOK);                      // persistent, not ephemeral
   ASSERT_EQ(stranger.Create("/svc/x", "X", ZOO_EPHEMERAL), ZOK);   // unknown to the spool
+  ASSERT_EQ(ours.Create("/svc/gone", "G", ZOO_EPHEMERAL), ZOK);    // a pending delete not applied
   // /svc/c and /svc/e are missing.
 
   auto kinds = Diff(1);
@@ -96,12 +101,13 @@ TEST_F(CtlDiffTest, ReportsEachKindOfDifferenceThenInSync) {
   EXPECT_EQ(kinds["owner"], (std::vector<std::string>{"/svc/d"}));
   EXPECT_EQ(kinds["mode"], (std::vector<std::string>{"/svc/m"}));
   EXPECT_EQ(kinds["extra"], (std::vector<std::string>{"/svc/x"}));
-  EXPECT_EQ(kinds.size(), 5u);
+  EXPECT_EQ(kinds["present"], (std::vector<std::string>{"/svc/gone"}));
+  EXPECT_EQ(kinds.size(), 6u);
 
   ToolRun human = RunTool({"diff", dir_.Sub("spool"), "--zk", zk_->ConnectString()});
   EXPECT_EQ(human.exit, 1);
-  EXPECT_NE(human.out.find("owner    /svc/d  no       ephemeral of session 0x"), std::string::npos) << human.out;
-  EXPECT_NE(human.out.find("6 differences; 6 paths checked, 1 parents listed"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("owner    /svc/d     no       ephemeral of session 0x"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("7 differences; 7 paths checked, 1 parents listed"), std::string::npos) << human.out;
 
   // Make ZooKeeper what the spool wants: diff is then quiet and exits 0.
   ASSERT_EQ(zoo_set(ours.handle(), "/svc/b", "B", 1, -1), ZOK);
@@ -112,10 +118,11 @@ TEST_F(CtlDiffTest, ReportsEachKindOfDifferenceThenInSync) {
   ASSERT_EQ(ours.Create("/svc/m", "M", ZOO_EPHEMERAL), ZOK);
   ASSERT_EQ(ours.Create("/svc/e", "E", ZOO_EPHEMERAL), ZOK);
   ASSERT_EQ(stranger.Delete("/svc/x"), ZOK);
+  ASSERT_EQ(ours.Delete("/svc/gone"), ZOK);
   EXPECT_TRUE(Diff(0).empty());
   ToolRun in_sync = RunTool({"diff", dir_.Sub("spool"), "--zk", zk_->ConnectString()});
   EXPECT_EQ(in_sync.exit, 0);
-  EXPECT_EQ(in_sync.out, "in sync: 6 paths checked, 1 parents listed\n");
+  EXPECT_EQ(in_sync.out, "in sync: 7 paths checked, 1 parents listed\n");
 }
 
 TEST_F(CtlDiffTest, ALiveRegistrarIsInSync) {
