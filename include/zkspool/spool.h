@@ -68,6 +68,10 @@ struct SpoolOptions {
   // The wall clock, in Unix milliseconds, used to stamp and age intents. Default (empty):
   // std::chrono::system_clock. Tests inject their own.
   std::function<int64_t()> clock_ms;
+  // When false, Open refuses a directory that does not exist or is not already a spool
+  // (kNotFound / kInvalidArgument) instead of creating one: for tools that must never create a
+  // spool by accident. Default: true.
+  bool create_if_missing = true;
   // The file system RocksDB uses. Default (null): the operating system's. Fault-injection tests
   // pass a wrapper here.
   std::shared_ptr<rocksdb::FileSystem> file_system;
@@ -105,12 +109,15 @@ struct FailedIntent {
 class Spool {
  public:
   // Opens the spool in `dir`, creating the directory (mode 0700) and an empty spool if it does
-  // not exist. Only one process may own a spool at a time.
+  // not exist (unless options.create_if_missing is false). Only one process may own a spool at
+  // a time.
   // Errors:
+  //   kNotFound      `dir` does not exist and options.create_if_missing is false
   //   kSpoolInUse    another process has the spool open (the message names the directory and,
   //                  where known, the owner's pid and host)
   //   kInvalidArgument `dir` exists but is not a directory, or is a non-empty directory that is
-  //                  not a spool (nothing is written to it)
+  //                  not a spool (nothing is written to it), or, with create_if_missing false,
+  //                  any directory without the spool marker
   //   kNewerFormat   the spool was written by a newer format version
   //   kCorruption    RocksDB or a record failed its checksums
   //   kIOError       any other file-system or RocksDB failure
@@ -162,6 +169,13 @@ class Spool {
   // where operators see them. The registered set is untouched.
   // Errors (nothing is changed): kNotFound if any seq is not pending, kCorruption, kIOError.
   Status MarkFailed(std::span<const uint64_t> seqs, std::string_view reason);
+
+  // Removes the pending intents `seqs` without applying them, for an operator who decides they
+  // must never reach ZooKeeper (zkspoolctl purge). In one atomic, fsync'd write they leave the
+  // pending set; the registered and failed sets and the expired count are untouched, and their
+  // sequence numbers are never handed out again. Returns the removed intents in sequence order.
+  // Errors (nothing is changed): kNotFound if any seq is not pending, kCorruption, kIOError.
+  Result<std::vector<SpooledIntent>> RemovePending(std::span<const uint64_t> seqs);
 
   // Up to `max_count` failed intents with seq >= from_seq, in sequence order.
   // Errors: kCorruption, kIOError.

@@ -19,51 +19,16 @@
 #include "spool/record_codec.h"
 #include "spool/sequence_key.h"
 #include "spool/spool_directory.h"
+#include "spool/spool_schema.h"
 
 namespace zkspool {
 namespace {
 
-constexpr const char* kIntentsFamily = "intents";
-constexpr const char* kRegisteredFamily = "registered";
-constexpr const char* kMetaFamily = "meta";
-constexpr const char* kFailedFamily = "failed";
 constexpr size_t kMaxOwnedSessions = 64;
-
-Status FromRocks(const rocksdb::Status& s, const std::string& context) {
-  if (s.ok()) return Status::Ok();
-  if (s.IsCorruption()) return Status::Corruption(context + ": " + s.ToString());
-  return Status::IOError(context + ": " + s.ToString());
-}
 
 int64_t SystemClockMs() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-Result<SpooledIntent> DecodePending(const rocksdb::Slice& key, const rocksdb::Slice& value) {
-  std::optional<uint64_t> seq = ParseSequenceKey(key.ToStringView());
-  if (!seq) return Status::Corruption("intent key of " + std::to_string(key.size()) + " bytes is not a sequence number");
-  Result<SpooledIntent> record = DecodeRecord(value.ToStringView());
-  if (!record.ok()) {
-    return Status(record.status().code() == StatusCode::kNewerFormat
-                      ? Status::NewerFormat("intent " + std::to_string(*seq) + ": " + record.status().message())
-                      : Status::Corruption("intent " + std::to_string(*seq) + ": " + record.status().message()));
-  }
-  if (record->seq != *seq) {
-    return Status::Corruption("intent key " + std::to_string(*seq) + " holds the record of seq " +
-                              std::to_string(record->seq));
-  }
-  return record;
-}
-
-Result<SpooledIntent> DecodeRegistered(std::string_view path, std::string_view value) {
-  Result<SpooledIntent> record = DecodeRecord(value);
-  if (!record.ok()) {
-    std::string message = "registered node " + std::string(path) + ": " + record.status().message();
-    return record.status().code() == StatusCode::kNewerFormat ? Status::NewerFormat(message)
-                                                              : Status::Corruption(message);
-  }
-  return record;
 }
 
 }  // namespace
@@ -122,6 +87,7 @@ struct Spool::Impl {
     int64_t registered_delta = 0;
     uint64_t expired = 0;
     uint64_t failed = 0;
+    bool sync = false;  // an operator's removal must not come back after a power cut
   };
   Status WriteRemoval(rocksdb::WriteBatch& batch, const Removal& removal);
   // The pending records `seqs` (in sequence order, each once), their encoded values, and a
@@ -141,12 +107,7 @@ Status Spool::Impl::Load() {
   bool found;
   if (Status s = Get(meta, kMetaFormatVersion, value, found); !s.ok()) return s;
   if (found) {
-    Result<uint64_t> version = DecodeU64(value, kMetaFormatVersion);
-    if (!version.ok()) return version.status();
-    if (*version > kSpoolFormatVersion) {
-      return Status::NewerFormat("spool " + dir + " has format version " + std::to_string(*version) +
-                                 "; this build supports up to " + std::to_string(kSpoolFormatVersion));
-    }
+    if (Status s = CheckFormatVersion(value, dir); !s.ok()) return s;
   } else {
     rocksdb::WriteOptions sync;
     sync.sync = true;
@@ -202,7 +163,7 @@ Status Spool::Impl::WriteRemoval(rocksdb::WriteBatch& batch, const Removal& remo
   // again idempotently (or expired again), while an fsync per applied batch would cap the drain
   // rate at the disk's fsync rate.
   rocksdb::WriteOptions removal_options;
-  removal_options.sync = false;
+  removal_options.sync = removal.sync;
   rocksdb::Status s = db->Write(removal_options, &batch);
   if (!s.ok()) return FromRocks(s, "update spool " + dir);
   {
@@ -268,7 +229,9 @@ Spool::~Spool() = default;
 const std::string& Spool::dir() const { return impl_->dir; }
 
 Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions options) {
-  if (Status s = PrepareSpoolDirectory(dir); !s.ok()) return s;
+  if (Status s = options.create_if_missing ? PrepareSpoolDirectory(dir) : CheckSpoolDirectory(dir); !s.ok()) {
+    return s;
+  }
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->log = LoggerOrDefault(options.logger);
@@ -293,13 +256,7 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
   db_options.env = impl->env.get();
   rocksdb::ColumnFamilyOptions family_options;
   family_options.write_buffer_size = 16 << 20;
-  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, family_options},
-      {kIntentsFamily, family_options},
-      {kRegisteredFamily, family_options},
-      {kMetaFamily, family_options},
-      {kFailedFamily, family_options},
-  };
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = SpoolFamilies(family_options);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir, families, &impl->handles, &raw);
   if (!s.ok()) {
@@ -314,10 +271,10 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
     return FromRocks(s, "open spool " + dir);
   }
   impl->db.reset(raw);
-  impl->intents = impl->handles[1];
-  impl->registered = impl->handles[2];
-  impl->meta = impl->handles[3];
-  impl->failed = impl->handles[4];
+  impl->intents = impl->handles[kIntentsIndex];
+  impl->registered = impl->handles[kRegisteredIndex];
+  impl->meta = impl->handles[kMetaIndex];
+  impl->failed = impl->handles[kFailedIndex];
   WriteOwner(dir);
   if (Status loaded = impl->Load(); !loaded.ok()) return loaded;
   impl->log->info("opened spool {}: {} pending, {} registered, next seq {}", dir, impl->pending_count,
@@ -435,6 +392,19 @@ Status Spool::MarkApplied(std::span<const uint64_t> seqs) {
     }
   }
   return d.WriteRemoval(c.batch, c.removal);
+}
+
+Result<std::vector<SpooledIntent>> Spool::RemovePending(std::span<const uint64_t> seqs) {
+  Impl& d = *impl_;
+  if (seqs.empty()) return std::vector<SpooledIntent>();
+  std::lock_guard removal_lock(d.removal_mu);
+  Impl::Collected c;
+  if (Status s = d.CollectPending(seqs, c); !s.ok()) return s;
+  c.removal.sync = true;
+  if (Status s = d.WriteRemoval(c.batch, c.removal); !s.ok()) return s;
+  d.log->warn("spool {}: removed {} pending intents unapplied (seq {} .. {})", d.dir, c.records.size(),
+              c.records.front().seq, c.records.back().seq);
+  return std::move(c.records);
 }
 
 Status Spool::MarkFailed(std::span<const uint64_t> seqs, std::string_view reason) {

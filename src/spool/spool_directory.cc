@@ -50,6 +50,25 @@ Status PrepareSpoolDirectory(const std::string& dir) {
   return Status::Ok();
 }
 
+Status CheckSpoolDirectory(const std::string& dir) {
+  if (dir.empty()) return Status::InvalidArgument("spool directory path is empty");
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::NotFound("spool directory " + dir + " does not exist");
+    return Status::IOError("cannot stat spool directory " + dir + ": " + std::strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument(dir + " is not a directory");
+  std::error_code ec;
+  if (!fs::exists(fs::path(dir) / kMarkerFile, ec) && !fs::exists(fs::path(dir) / "CURRENT", ec)) {
+    return Status::InvalidArgument(dir + " is not a spool: it has no " + std::string(kMarkerFile) +
+                                   " marker and no RocksDB CURRENT file");
+  }
+  if (!fs::exists(fs::path(dir) / "CURRENT", ec)) {
+    return Status::InvalidArgument(dir + " is not a spool yet: it was claimed but its database was never created");
+  }
+  return Status::Ok();
+}
+
 void WriteOwner(const std::string& dir) {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);

@@ -14,6 +14,11 @@ namespace zkspool {
 // spool.
 Status PrepareSpoolDirectory(const std::string& dir);
 
+// Checks, without creating or writing anything, that `dir` is an existing spool directory: it
+// has our marker or a RocksDB CURRENT file. Errors: kNotFound (no such path), kInvalidArgument
+// (not a directory, or not a spool), kIOError.
+Status CheckSpoolDirectory(const std::string& dir);
+
 // Writes "<pid>@<host>" to dir/OWNER; called once the RocksDB lock is held.
 void WriteOwner(const std::string& dir);
 // The recorded owner, or "" if unknown.

@@ -1,0 +1,90 @@
+#include "common.h"
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <iostream>
+
+#include "format.h"
+
+namespace zkspoolctl {
+
+int ExitFor(const zkspool::Status& status) {
+  switch (status.code()) {
+    case zkspool::StatusCode::kOk: return kExitOk;
+    case zkspool::StatusCode::kCorruption: return kExitCorruption;
+    case zkspool::StatusCode::kSpoolInUse: return kExitInUse;
+    default: return kExitError;
+  }
+}
+
+int Fail(const zkspool::Status& status) {
+  std::cerr << "zkspoolctl: " << status.message() << '\n';
+  return ExitFor(status);
+}
+
+int Fail(const std::string& message, int exit) {
+  std::cerr << "zkspoolctl: " << message << '\n';
+  return exit;
+}
+
+int64_t NowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::unique_ptr<zkspool::SpoolReader> OpenReader(const std::string& dir, int& exit) {
+  auto reader = zkspool::SpoolReader::Open(dir);
+  if (!reader.ok()) {
+    exit = Fail(reader.status());
+    return nullptr;
+  }
+  exit = kExitOk;
+  return std::move(reader).value();
+}
+
+std::unique_ptr<zkspool::Spool> OpenOwner(const std::string& dir, const char* command, int& exit) {
+  zkspool::SpoolOptions options;
+  options.create_if_missing = false;
+  // The tool reports what it did itself; the library's log lines would only repeat it.
+  options.logger = std::make_shared<spdlog::logger>("zkspoolctl");
+  auto spool = zkspool::Spool::Open(dir, options);
+  if (!spool.ok()) {
+    if (spool.status().code() == zkspool::StatusCode::kSpoolInUse) {
+      exit = Fail(spool.status().message() + "; " + command +
+                      " changes the spool and needs it unused: stop its owner first (read commands work while it runs)",
+                  kExitInUse);
+    } else {
+      exit = Fail(spool.status());
+    }
+    return nullptr;
+  }
+  exit = kExitOk;
+  return std::move(spool).value();
+}
+
+bool UnderPrefix(const std::string& path, const std::string& prefix) {
+  if (prefix.empty() || prefix == "/") return true;
+  std::string base = prefix.back() == '/' ? prefix.substr(0, prefix.size() - 1) : prefix;
+  return path == base || (path.size() > base.size() && path.compare(0, base.size(), base) == 0 && path[base.size()] == '/');
+}
+
+Json IntentJson(const zkspool::SpooledIntent& record, int64_t now_ms, bool with_data) {
+  const zkspool::Intent& in = record.intent;
+  Json j;
+  j["seq"] = record.seq;
+  j["op"] = zkspool::OpName(in.op);
+  j["path"] = in.path;
+  j["mode"] = zkspool::NodeModeName(in.mode);
+  j["acl"] = zkspool::AclChoiceName(in.acl);
+  j["data_bytes"] = in.data.size();
+  if (with_data) j["data_base64"] = Base64(in.data);
+  j["node_ttl_ms"] = in.node_ttl_ms;
+  j["enqueued_at_ms"] = in.enqueued_at_ms;
+  j["age_ms"] = std::max<int64_t>(now_ms - in.enqueued_at_ms, 0);
+  j["expires_at_ms"] = in.expires_at_ms == 0 ? Json(nullptr) : Json(in.expires_at_ms);
+  j["expires_in_ms"] = in.expires_at_ms == 0 ? Json(nullptr) : Json(std::max<int64_t>(in.expires_at_ms - now_ms, 0));
+  return j;
+}
+
+}  // namespace zkspoolctl
