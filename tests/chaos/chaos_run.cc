@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstdio>
 #include <deque>
 #include <mutex>
@@ -109,6 +110,7 @@ class Owner {
     std::string line = command + "\n";
     if (::write(stdin_, line.data(), line.size()) < 0) Gone();
   }
+  pid_t pid() const { return pid_; }
   std::string bad_line() {
     std::lock_guard lock(mu_);
     return bad_line_;
@@ -206,6 +208,11 @@ class ChaosRun {
       if (!violation.empty()) {
         std::printf("violation: %s\nreplay: chaos_run --seed %llu --seconds %d\n", violation.c_str(),
                     static_cast<unsigned long long>(s_.seed), s_.seconds);
+        if (std::getenv("ZKSPOOL_CHAOS_HOLD")) {  // keep everything alive for a debugger
+          std::printf("holding for 10 minutes: owner pid %d, spool %s\n", owner_->pid(), spool_.c_str());
+          std::fflush(stdout);
+          std::this_thread::sleep_for(600s);
+        }
         return 1;
       }
     }

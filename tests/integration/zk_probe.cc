@@ -33,14 +33,33 @@ void ZkProbe::OnEvent(zhandle_t*, int type, int state, const char* path, void* c
   self->cv_.notify_all();
 }
 
+namespace {
+
+// Reads are idempotent: a probe that lost its connection in a fault (a killed leader, a loaded
+// machine) tries again once reconnected instead of failing the test.
+template <typename Read>
+int RetryRead(Read read) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    int rc = read();
+    if ((rc != ZCONNECTIONLOSS && rc != ZOPERATIONTIMEOUT) || std::chrono::steady_clock::now() >= deadline) return rc;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace
+
 std::optional<ProbeNode> ZkProbe::Get(const std::string& path) {
   // zoo_async is asynchronous only; a following synchronous get on the same connection is
   // answered after the sync, so the read sees everything the leader committed before.
-  zoo_async(zh_, path.c_str(), [](int, const char*, const void*) {}, nullptr);
   std::vector<char> buffer(1 << 20);
-  int len = static_cast<int>(buffer.size());
+  int len = 0;
   Stat stat;
-  int rc = zoo_get(zh_, path.c_str(), 0, buffer.data(), &len, &stat);
+  int rc = RetryRead([&] {
+    zoo_async(zh_, path.c_str(), [](int, const char*, const void*) {}, nullptr);
+    len = static_cast<int>(buffer.size());
+    return zoo_get(zh_, path.c_str(), 0, buffer.data(), &len, &stat);
+  });
   if (rc == ZNONODE) return std::nullopt;
   if (rc != ZOK) throw std::runtime_error("probe get " + path + ": " + zerror(rc));
   ProbeNode node;
@@ -52,7 +71,7 @@ std::optional<ProbeNode> ZkProbe::Get(const std::string& path) {
 
 std::vector<std::string> ZkProbe::Children(const std::string& path) {
   String_vector children{};
-  int rc = zoo_get_children(zh_, path.c_str(), 0, &children);
+  int rc = RetryRead([&] { return zoo_get_children(zh_, path.c_str(), 0, &children); });
   std::vector<std::string> out;
   if (rc == ZNONODE) return out;
   if (rc != ZOK) throw std::runtime_error("probe children " + path + ": " + zerror(rc));
