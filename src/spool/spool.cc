@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "log.h"
@@ -60,6 +61,29 @@ struct Spool::Impl {
   // sequence floor and counters they persist only grow.
   std::mutex removal_mu;
   uint64_t removed_since_compaction = 0;
+
+  // After a failed write (disk full, I/O error) RocksDB refuses every later write until it
+  // recovers: by itself for a full disk (its SstFileManager polls), through Resume() for the rest.
+  // The next write tries Resume first, so a spool writes again once the cause is gone, without a
+  // restart; until then every write reports the first failure.
+  std::mutex write_error_mu;
+  std::optional<rocksdb::Status> write_error;  // set while writes are refused
+  rocksdb::Status Write(const rocksdb::WriteOptions& write, rocksdb::WriteBatch* batch) {
+    {
+      std::lock_guard lock(write_error_mu);
+      if (write_error) {
+        if (!db->Resume().ok()) return *write_error;  // still failing, or RocksDB's recovery is running
+        log->info("spool {}: writes work again after: {}", dir, write_error->ToString());
+        write_error.reset();
+      }
+    }
+    rocksdb::Status s = db->Write(write, batch);
+    if (!s.ok()) {
+      std::lock_guard lock(write_error_mu);
+      if (!write_error) write_error = s;
+    }
+    return s;
+  }
 
   ~Impl() {
     if (!db) return;
@@ -164,7 +188,7 @@ Status Spool::Impl::WriteRemoval(rocksdb::WriteBatch& batch, const Removal& remo
   // rate at the disk's fsync rate.
   rocksdb::WriteOptions removal_options;
   removal_options.sync = removal.sync;
-  rocksdb::Status s = db->Write(removal_options, &batch);
+  rocksdb::Status s = Write(removal_options, &batch);
   if (!s.ok()) return FromRocks(s, "update spool " + dir);
   {
     std::lock_guard lock(mu);
@@ -306,7 +330,9 @@ Result<uint64_t> Spool::Append(Intent intent, std::chrono::milliseconds ttl) {
     d.pending_bytes += size;
     d.in_flight.insert(seq);
   }
-  rocksdb::Status s = d.db->Put(d.write_options, d.intents, SequenceKey(seq), EncodeRecord({seq, std::move(intent)}));
+  rocksdb::WriteBatch batch;
+  batch.Put(d.intents, SequenceKey(seq), EncodeRecord({seq, std::move(intent)}));
+  rocksdb::Status s = d.Write(d.write_options, &batch);
   {
     std::lock_guard lock(d.mu);
     d.in_flight.erase(seq);
@@ -499,7 +525,7 @@ Status Spool::SaveSession(const SessionInfo& session) {
   batch.Put(d.meta, kMetaOwnedSessions, EncodeSessionIds(*owned));
   rocksdb::WriteOptions sync;
   sync.sync = true;  // a lost session id would make our own stale ephemerals look foreign
-  return FromRocks(d.db->Write(sync, &batch), "save session in spool " + d.dir);
+  return FromRocks(d.Write(sync, &batch), "save session in spool " + d.dir);
 }
 
 Result<std::optional<SessionInfo>> Spool::LoadSession() const {

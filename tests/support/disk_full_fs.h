@@ -1,0 +1,39 @@
+// A RocksDB FileSystem that runs out of space on demand: while full, every write, sync and file
+// creation fails with ENOSPC (IOStatus::NoSpace), the way a real full disk answers. Reads work.
+#pragma once
+
+#include <rocksdb/file_system.h>
+
+#include <atomic>
+#include <memory>
+
+namespace zkspool::testing {
+
+class DiskFullFs : public rocksdb::FileSystemWrapper {
+ public:
+  explicit DiskFullFs(std::shared_ptr<rocksdb::FileSystem> base = rocksdb::FileSystem::Default())
+      : FileSystemWrapper(std::move(base)) {}
+
+  static const char* kClassName() { return "DiskFullFs"; }
+  const char* Name() const override { return kClassName(); }
+
+  void SetFull(bool full) { full_ = full; }
+  bool full() const { return full_; }
+  // Writes refused since construction.
+  int refused() const { return refused_; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* r, rocksdb::IODebugContext* d) override;
+  rocksdb::IOStatus ReopenWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                       std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                       rocksdb::IODebugContext* d) override;
+
+  // Counts and returns the error a full disk gives.
+  rocksdb::IOStatus Refuse();
+
+ private:
+  std::atomic<bool> full_{false};
+  std::atomic<int> refused_{0};
+};
+
+}  // namespace zkspool::testing
