@@ -74,6 +74,18 @@ ACL_vector* AclFor(const Intent& desired) {
   return &ZOO_OPEN_ACL_UNSAFE;
 }
 
+// zoo_amulti (3.8.0) on a handle that has turned unrecoverable (session expired, auth failed)
+// frees memory it does not own: the first op's request init fails, the later ops' request
+// structs are never initialised, and free_duplicate_path() frees whatever they hold - the
+// previous op's path, i.e. our buffer ("free(): invalid size", found by the chaos run). A handle
+// only turns unrecoverable in a reconnect handshake after its connection dropped, so a multi
+// sent while it is CONNECTED cannot meet that state; otherwise it waits for the next connection.
+int SafeMulti(zhandle_t* zh, int count, const zoo_op_t* ops, zoo_op_result_t* results, void_completion_t done,
+              const void* data) {
+  if (count > 1 && zoo_state(zh) != ZOO_CONNECTED_STATE) return ZCONNECTIONLOSS;
+  return zoo_amulti(zh, count, ops, results, done, data);
+}
+
 int CreateFlags(NodeMode mode) {
   switch (mode) {
     case NodeMode::kEphemeral: return ZOO_EPHEMERAL;
@@ -123,7 +135,7 @@ int IssueStep(zhandle_t* zh, const Step& step, const Intent& desired, uint64_t t
       zoo_delete_op_init(&raw->ops[1], path, step.version);
       zoo_create_op_init(&raw->ops[2], path, raw->data.data(), data_len, AclFor(desired), CreateFlags(desired.mode),
                          raw->created_path, sizeof raw->created_path);
-      rc = zoo_amulti(zh, 3, raw->ops, raw->results, OnVoid, raw);
+      rc = SafeMulti(zh, 3, raw->ops, raw->results, OnVoid, raw);
       break;
     case StepKind::kDelete:
       rc = zoo_adelete(zh, path, step.version, OnVoid, raw);
@@ -153,7 +165,7 @@ int IssueCreateBatch(zhandle_t* zh, const std::vector<const Intent*>& creates, u
                        static_cast<int>(desired.data.size()), AclFor(desired), CreateFlags(desired.mode),
                        batch->created_paths[i].data(), static_cast<int>(batch->created_paths[i].size()));
   }
-  int rc = zoo_amulti(zh, static_cast<int>(n), batch->ops.data(), batch->results.data(), OnBatch, batch.get());
+  int rc = SafeMulti(zh, static_cast<int>(n), batch->ops.data(), batch->results.data(), OnBatch, batch.get());
   if (rc == ZOK) batch.release();
   return rc;
 }

@@ -49,7 +49,9 @@ class CompletionMailbox : public CompletionSink {
 // Submits the call for `step` (which must not be kDone, kConflict, kFailed or kRetryLater) to
 // create or change the node `desired` describes. Reads set a watch, so that the watcher hears when
 // a node of ours is deleted or changed from outside. Returns the submission's rc: ZOK, or an error
-// such as ZINVALIDSTATE after which no completion will come.
+// such as ZINVALIDSTATE after which no completion will come. A multi (kReplace) is refused with
+// ZCONNECTIONLOSS unless the handle is connected: the C client corrupts the heap when a multi
+// meets an expired handle.
 int IssueStep(zhandle_t* zh, const Step& step, const Intent& desired, uint64_t token, CompletionSink* sink);
 
 // Leaves a watch on `path` (exists), so that the watcher hears if the node we just put there is
