@@ -126,6 +126,11 @@ void Reconciler::Run() {
     std::vector<ZkEvent> events = session_->TakeEvents();
     if (!stopping) HandleEvents(events);
     for (const Completion& c : completions) HandleCompletion(c);
+    if (server_ended_session_ && !stopping) {
+      log_->warn("ZooKeeper answers 'session expired' for session {} on a live connection: starting a new one",
+                 Hex(ownership_.current_session));
+      ReplaceExpiredSession();
+    }
     FlushResolved();
     const auto now = Clock::now();
     if (stopping) {
@@ -258,6 +263,8 @@ void Reconciler::ReportUnreachable(Clock::time_point now) {
 }
 
 void Reconciler::ReplaceExpiredSession() {
+  first_token_of_handle_ = next_token_;  // what the old handle still answers is settled below
+  server_ended_session_ = false;
   MarkDisconnected(Clock::now());
   log_->warn("ZooKeeper session {} expired: starting a new one", Hex(ownership_.current_session));
   SetSessionState(SessionState::kExpired);
@@ -283,6 +290,7 @@ void Reconciler::ReplaceExpiredSession() {
 void Reconciler::HandleCompletion(const Completion& c) {
   auto token = outstanding_.find(c.token);
   if (token == outstanding_.end()) return;
+  if (c.rc == ZSESSIONEXPIRED && c.token >= first_token_of_handle_ && connected_) server_ended_session_ = true;
   std::vector<std::string> paths = std::move(token->second);
   outstanding_.erase(token);
   outstanding_ops_ -= paths.size();

@@ -122,6 +122,12 @@ class Reconciler : public CompletionSink {
   std::multimap<Clock::time_point, std::string> delayed_;  // paths in backoff
   std::deque<std::string> to_watch_;                        // applied puts still without a watch
   uint64_t next_token_ = 1;
+  // Calls with tokens from here on went out on the current handle. A ZSESSIONEXPIRED answer to one
+  // of them while the handle still says CONNECTED means the server ended the session without
+  // closing our connection (seen after a session was stolen and closed by another client):
+  // nothing will ever succeed on it, so it is replaced.
+  uint64_t first_token_of_handle_ = 1;
+  bool server_ended_session_ = false;
   uint64_t read_cursor_ = 0;
   size_t loaded_ = 0;  // intents in work_
   std::vector<std::pair<uint64_t, Outcome>> to_resolve_;

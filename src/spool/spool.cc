@@ -266,7 +266,10 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
-  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // A record cut short at the end of the log (a crash mid-write; never acknowledged) is dropped;
+  // a damaged record anywhere else fails Open with kCorruption. Point-in-time recovery would
+  // instead stop replaying at the damage and silently lose every acknowledged intent after it.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   db_options.max_total_wal_size = 64 << 20;
   db_options.keep_log_file_num = 2;
   db_options.max_log_file_size = 1 << 20;
