@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -30,6 +31,20 @@ int ExitCodeFor(const Status& status) {
   }
 }
 
+// A sync that failed part way: what was spooled stays spooled (it is valid and durable), and the
+// message says how far it got.
+Status PartialSync(const Status& cause, size_t spooled, const SyncPlan& plan) {
+  if (spooled == 0) return cause;
+  std::string message = fmt::format("{} (after {} of {} changes were spooled; those stay and are applied)",
+                                    cause.message(), spooled, plan.puts.size() + plan.deletes.size());
+  switch (cause.code()) {
+    case StatusCode::kSpoolFull: return Status::SpoolFull(message);
+    case StatusCode::kInvalidArgument: return Status::InvalidArgument(message);
+    case StatusCode::kCorruption: return Status::Corruption(message);
+    default: return Status::IOError(message);
+  }
+}
+
 class Agent {
  public:
   explicit Agent(AgentOptions options) : options_(std::move(options)), output_(STDOUT_FILENO) {}
@@ -37,35 +52,21 @@ class Agent {
   int Run();
 
  private:
-  Result<uint64_t> Spool(const Request& request);
   void HandleLine(const std::string& line);
   void ReadRequests();
   Status SyncRegistrationsFile();
   void WriteMetrics();
-  void OnRegistrarEvent(const RegistrarEvent& event);
 
   AgentOptions options_;
   std::shared_ptr<spdlog::logger> log_;
   EventOutput output_;
-  // Held from spooling an intent until its "spooled" line is queued, and by the event callback,
-  // so that a fast reconciler's "applied" can never overtake the "spooled" it belongs to.
-  std::mutex order_mu_;
+  // Serializes spooling (stdin requests, registrations-file syncs), so that "spooled" replies
+  // are queued in sequence order, which EventOutput's ordering needs. Never held while waiting
+  // for the output.
+  std::mutex spool_mu_;
   std::unique_ptr<Registrar> registrar_;
   int wake_pipe_[2] = {-1, -1};  // wakes the stdin reader for shutdown
 };
-
-void Agent::OnRegistrarEvent(const RegistrarEvent& event) {
-  std::lock_guard lock(order_mu_);
-  output_.Event(RegistrarEventJson(event));
-}
-
-Result<uint64_t> Agent::Spool(const Request& request) {
-  if (request.kind == Request::Kind::kDeregister) return registrar_->Deregister(request.path, request.ttl);
-  if (request.mode == NodeMode::kPersistentWithTtl) {
-    return registrar_->RegisterWithNodeTtl(request.path, request.data, request.node_ttl, request.ttl);
-  }
-  return registrar_->Register(request.path, request.data, request.mode, request.ttl);
-}
 
 void Agent::HandleLine(const std::string& line) {
   if (line.find_first_not_of(" \t\r") == std::string::npos) return;
@@ -79,15 +80,22 @@ void Agent::HandleLine(const std::string& line) {
     output_.Reply(StatsEvent(request->id, registrar_->Stats()));
     return;
   }
-  std::lock_guard lock(order_mu_);
-  Result<uint64_t> seq = Spool(*request);
-  output_.Reply(seq.ok() ? SpooledEvent(request->id, *seq, request->path) : ErrorEvent(request->id, seq.status()));
+  const Registration& r = request->registration;
+  std::lock_guard lock(spool_mu_);
+  Result<uint64_t> seq = request->kind == Request::Kind::kDeregister ? registrar_->Deregister(r.path, r.ttl)
+                                                                     : SpoolPut(*registrar_, r);
+  if (seq.ok()) {
+    output_.Reply(SpooledEvent(request->id, *seq, r.path), *seq);
+  } else {
+    output_.Reply(ErrorEvent(request->id, seq.status()));
+  }
 }
 
 void Agent::ReadRequests() {
   std::string buffer;
   char chunk[64 * 1024];
   for (;;) {
+    output_.WaitForRoom();
     pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
@@ -115,25 +123,25 @@ Status Agent::SyncRegistrationsFile() {
   const std::string& file = options_.registrations_file;
   Result<std::vector<Registration>> wanted = LoadRegistrationsFile(file, options_.registrar.spool.max_data_bytes);
   if (!wanted.ok()) return wanted.status();
-  std::lock_guard lock(order_mu_);
+  std::lock_guard lock(spool_mu_);
   Result<std::vector<SpooledIntent>> desired = registrar_->Desired();
   if (!desired.ok()) return desired.status();
   SyncPlan plan = PlanSync(*wanted, *desired);
+  size_t spooled = 0;
   for (const Registration& r : plan.puts) {
-    Result<uint64_t> seq = r.mode == NodeMode::kPersistentWithTtl
-                               ? registrar_->RegisterWithNodeTtl(r.path, r.data, r.node_ttl, r.ttl)
-                               : registrar_->Register(r.path, r.data, r.mode, r.ttl);
-    if (!seq.ok()) return seq.status();
-    output_.Reply(SpooledEvent(nullptr, *seq, r.path));
+    Result<uint64_t> seq = SpoolPut(*registrar_, r);
+    if (!seq.ok()) return PartialSync(seq.status(), spooled, plan);
+    output_.Reply(SpooledEvent(nullptr, *seq, r.path), *seq);
+    ++spooled;
   }
   for (const std::string& path : plan.deletes) {
-    Result<uint64_t> seq = registrar_->Deregister(path);
-    if (!seq.ok()) return seq.status();
-    output_.Reply(SpooledEvent(nullptr, *seq, path));
+    // The file says the node must go: that must not lapse while ZooKeeper is away.
+    Result<uint64_t> seq = registrar_->Deregister(path, kMaxSpoolTtl);
+    if (!seq.ok()) return PartialSync(seq.status(), spooled, plan);
+    output_.Reply(SpooledEvent(nullptr, *seq, path), *seq);
+    ++spooled;
   }
-  nlohmann::json synced = {{"event", "synced"}, {"file", file}, {"entries", wanted->size()},
-                           {"registers", plan.puts.size()}, {"deregisters", plan.deletes.size()}};
-  output_.Reply(synced.dump());
+  output_.Reply(SyncedEvent(file, wanted->size(), plan.puts.size(), plan.deletes.size()));
   log_->info("registrations file {}: {} entries, {} to register, {} to deregister", file, wanted->size(),
              plan.puts.size(), plan.deletes.size());
   return Status::Ok();
@@ -146,7 +154,9 @@ void Agent::WriteMetrics() {
 
 int Agent::Run() {
   log_ = options_.registrar.spool.logger ? options_.registrar.spool.logger : spdlog::default_logger();
-  options_.registrar.on_event = [this](const RegistrarEvent& event) { OnRegistrarEvent(event); };
+  options_.registrar.on_event = [this](const RegistrarEvent& event) {
+    output_.Event(RegistrarEventJson(event), event.seq != 0 ? std::optional<uint64_t>(event.seq) : std::nullopt);
+  };
 
   // Validate the file before touching the spool: a bad file at start changes nothing.
   if (!options_.registrations_file.empty()) {
@@ -163,20 +173,16 @@ int Agent::Run() {
     return ExitCodeFor(opened.status());
   }
   registrar_ = std::move(opened).value();
+  output_.SetFirstOwnSequence(registrar_->Stats().spool.next_sequence);
   if (!options_.registrations_file.empty()) {
     if (Status s = SyncRegistrationsFile(); !s.ok()) {
       log_->error("{}", s.message());
+      // Exit without ending the session, so that a quick restart keeps the ephemeral nodes.
       registrar_->Close(Registrar::CloseMode::kKeepSession).ok();
       return ExitCodeFor(s);
     }
   }
-  RegistrarStats stats = registrar_->Stats();
-  output_.Reply(nlohmann::json{{"event", "ready"},
-                               {"spool", options_.registrar.spool_dir},
-                               {"pending", stats.spool.pending_count},
-                               {"registered", stats.spool.registered_count},
-                               {"pid", ::getpid()}}
-                    .dump());
+  output_.Reply(ReadyEvent(options_.registrar.spool_dir, registrar_->Stats().spool, ::getpid()));
 
   if (::pipe2(wake_pipe_, O_CLOEXEC) != 0) {
     log_->error("pipe: {}", std::strerror(errno));
@@ -200,8 +206,7 @@ int Agent::Run() {
       if (options_.registrations_file.empty()) {
         log_->info("SIGHUP: no registrations file to reload");
       } else if (Status s = SyncRegistrationsFile(); !s.ok()) {
-        // Nothing was spooled from a bad file, so the current registrations stay as they are.
-        log_->error("reload refused: {}", s.message());
+        log_->error("registrations file not applied: {}", s.message());
         output_.Reply(ErrorEvent(nullptr, s));
       }
     } else if (signal == SIGTERM || signal == SIGINT) {
@@ -209,18 +214,19 @@ int Agent::Run() {
       break;
     }
   }
+  // A stdout reader that stopped reading must not keep us from exiting.
+  output_.Abandon();
   char byte = 1;
   if (::write(wake_pipe_[1], &byte, 1) < 0) log_->warn("waking the stdin reader: {}", std::strerror(errno));
   reader.join();
   registrar_->Close(Registrar::CloseMode::kEndSession).ok();
   if (metrics) WriteMetrics();
-  output_.Reply(R"({"event":"closed"})");
-  output_.Flush();
+  output_.Reply(ClosedEvent());
+  if (!output_.Flush(std::chrono::seconds(5))) log_->warn("stdout is not being read: events after close were lost");
   ::close(wake_pipe_[0]);
   ::close(wake_pipe_[1]);
   return kExitOk;
 }
-
 }  // namespace
 
 int RunAgent(AgentOptions options) {

@@ -1,4 +1,5 @@
 // zkspool-agent: see agent.h and docs/agent.md.
+#include <fcntl.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -11,6 +12,11 @@
 
 int main(int argc, char** argv) {
   using namespace zkspool;
+  // Started with stdin, stdout or stderr closed, the spool's files would get those numbers and
+  // requests would be read from, and events written into, the database.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) < 0 && ::open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd) return agent::kExitError;
+  }
   agent::AgentOptions options;
   std::string auth;
   std::string durability = "sync";

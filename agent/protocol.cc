@@ -11,16 +11,6 @@ using nlohmann::json;
 
 Status Invalid(std::string message) { return Status::InvalidArgument(std::move(message)); }
 
-// A non-negative integer field in milliseconds; absent = 0.
-Result<std::chrono::milliseconds> Millis(const json& request, const char* field) {
-  auto it = request.find(field);
-  if (it == request.end() || it->is_null()) return std::chrono::milliseconds{0};
-  if (!it->is_number_integer() || it->get<int64_t>() < 0) {
-    return Invalid(fmt::format("\"{}\" must be a non-negative integer (milliseconds)", field));
-  }
-  return std::chrono::milliseconds{it->get<int64_t>()};
-}
-
 Result<std::string> RequiredString(const json& request, const char* field) {
   auto it = request.find(field);
   if (it == request.end()) return Invalid(fmt::format("\"{}\" is missing", field));
@@ -38,14 +28,6 @@ json Base(const char* event, const json& id) {
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 }  // namespace
-
-Result<NodeMode> ParseNodeMode(std::string_view name) {
-  for (NodeMode mode : {NodeMode::kEphemeral, NodeMode::kPersistent, NodeMode::kContainer,
-                        NodeMode::kPersistentWithTtl}) {
-    if (name == NodeModeName(mode)) return mode;
-  }
-  return Invalid(fmt::format("mode \"{}\" is not one of ephemeral, persistent, container, persistent-ttl", name));
-}
 
 Result<Request> ParseRequest(std::string_view line, json& id) {
   id = nullptr;
@@ -69,30 +51,9 @@ Result<Request> ParseRequest(std::string_view line, json& id) {
   } else {
     return Invalid(fmt::format("op \"{}\" is not one of register, update, deregister, stats", *op));
   }
-  Result<std::string> path = RequiredString(request, "path");
-  if (!path.ok()) return path.status();
-  out.path = std::move(path).value();
-  Result<std::chrono::milliseconds> ttl = Millis(request, "ttl_ms");
-  if (!ttl.ok()) return ttl.status();
-  out.ttl = *ttl;
-  if (out.kind == Request::Kind::kDeregister) return out;
-
-  if (auto it = request.find("data"); it != request.end() && !it->is_null()) {
-    if (!it->is_string()) return Invalid("\"data\" must be a string");
-    out.data = it->get<std::string>();
-  }
-  if (auto it = request.find("mode"); it != request.end() && !it->is_null()) {
-    if (!it->is_string()) return Invalid("\"mode\" must be a string");
-    Result<NodeMode> mode = ParseNodeMode(it->get<std::string>());
-    if (!mode.ok()) return mode.status();
-    out.mode = *mode;
-  }
-  Result<std::chrono::milliseconds> node_ttl = Millis(request, "node_ttl_ms");
-  if (!node_ttl.ok()) return node_ttl.status();
-  out.node_ttl = *node_ttl;
-  if ((out.mode == NodeMode::kPersistentWithTtl) != (out.node_ttl.count() > 0)) {
-    return Invalid("\"node_ttl_ms\" (positive) goes with mode persistent-ttl and only with it");
-  }
+  Result<Registration> registration = ParseRegistration(request, out.kind == Request::Kind::kDeregister);
+  if (!registration.ok()) return registration.status();
+  out.registration = std::move(registration).value();
   return out;
 }
 
@@ -134,6 +95,21 @@ std::string StatsEvent(const json& id, const RegistrarStats& stats) {
   out["last_error"] = stats.last_error;
   return Dump(out);
 }
+
+std::string ReadyEvent(const std::string& spool, const SpoolStats& stats, int pid) {
+  return Dump({{"event", "ready"},
+               {"spool", spool},
+               {"pending", stats.pending_count},
+               {"registered", stats.registered_count},
+               {"pid", pid}});
+}
+
+std::string SyncedEvent(const std::string& file, size_t entries, size_t registers, size_t deregisters) {
+  return Dump({{"event", "synced"}, {"file", file}, {"entries", entries}, {"registers", registers},
+               {"deregisters", deregisters}});
+}
+
+std::string ClosedEvent() { return R"({"event":"closed"})"; }
 
 std::string RegistrarEventJson(const RegistrarEvent& event) {
   json out = {{"event", EventKindName(event.kind)}};

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "registration.h"
 #include "zkspool/intent.h"
 #include "zkspool/registrar.h"
 #include "zkspool/status.h"
@@ -18,11 +19,7 @@ struct Request {
   enum class Kind { kRegister, kDeregister, kStats };
   Kind kind = Kind::kRegister;
   nlohmann::json id;  // echoed in the reply; null when the request had none
-  std::string path;
-  std::string data;
-  NodeMode mode = NodeMode::kEphemeral;
-  std::chrono::milliseconds node_ttl{0};  // only with NodeMode::kPersistentWithTtl
-  std::chrono::milliseconds ttl{0};       // how long the intent may wait; 0 = the agent's default
+  Registration registration;  // for kRegister; only path and ttl for kDeregister
 };
 
 // Parses one request line. On failure `id` receives the request's id when the line was an
@@ -32,15 +29,16 @@ struct Request {
 // when the request is spooled. Thread-safe.
 Result<Request> ParseRequest(std::string_view line, nlohmann::json& id);
 
-// NodeMode from its NodeModeName(). Errors: kInvalidArgument listing the valid names.
-Result<NodeMode> ParseNodeMode(std::string_view name);
-
 // Events, each one line of JSON without the newline.
 std::string SpooledEvent(const nlohmann::json& id, uint64_t seq, const std::string& path);
 std::string ErrorEvent(const nlohmann::json& id, const Status& status);
 std::string StatsEvent(const nlohmann::json& id, const RegistrarStats& stats);
 // The Registrar's own events (applied, expired, conflict, failed, session).
 std::string RegistrarEventJson(const RegistrarEvent& event);
+// Lines the agent writes about itself: "ready", "synced", "closed".
+std::string ReadyEvent(const std::string& spool, const SpoolStats& stats, int pid);
+std::string SyncedEvent(const std::string& file, size_t entries, size_t registers, size_t deregisters);
+std::string ClosedEvent();
 // "0x" and 16 hex digits, the way ZooKeeper prints session ids.
 std::string SessionIdHex(int64_t id);
 

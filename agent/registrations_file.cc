@@ -8,7 +8,6 @@
 #include <set>
 #include <sstream>
 
-#include "protocol.h"
 #include "zkspool/spool.h"
 
 namespace zkspool::agent {
@@ -16,44 +15,15 @@ namespace {
 
 using nlohmann::json;
 
-Result<std::chrono::milliseconds> Millis(const json& entry, const char* field) {
-  auto it = entry.find(field);
-  if (it == entry.end() || it->is_null()) return std::chrono::milliseconds{0};
-  if (!it->is_number_integer() || it->get<int64_t>() < 0) {
-    return Status::InvalidArgument(fmt::format("\"{}\" must be a non-negative integer (milliseconds)", field));
-  }
-  return std::chrono::milliseconds{it->get<int64_t>()};
-}
-
 Result<Registration> ParseEntry(const json& entry, size_t max_data_bytes) {
-  if (!entry.is_object()) return Status::InvalidArgument("an entry must be a JSON object");
-  Registration r;
-  auto path = entry.find("path");
-  if (path == entry.end() || !path->is_string()) return Status::InvalidArgument("\"path\" must be a string");
-  r.path = path->get<std::string>();
-  if (auto data = entry.find("data"); data != entry.end() && !data->is_null()) {
-    if (!data->is_string()) return Status::InvalidArgument("\"data\" must be a string");
-    r.data = data->get<std::string>();
-  }
-  if (auto mode = entry.find("mode"); mode != entry.end() && !mode->is_null()) {
-    if (!mode->is_string()) return Status::InvalidArgument("\"mode\" must be a string");
-    Result<NodeMode> parsed = ParseNodeMode(mode->get<std::string>());
-    if (!parsed.ok()) return parsed.status();
-    r.mode = *parsed;
-  }
-  Result<std::chrono::milliseconds> node_ttl = Millis(entry, "node_ttl_ms");
-  if (!node_ttl.ok()) return node_ttl.status();
-  r.node_ttl = *node_ttl;
-  Result<std::chrono::milliseconds> ttl = Millis(entry, "ttl_ms");
-  if (!ttl.ok()) return ttl.status();
-  r.ttl = *ttl;
-
+  Result<Registration> r = ParseRegistration(entry);
+  if (!r.ok()) return r.status();
   Intent intent;
-  intent.path = r.path;
-  intent.data = r.data;
-  intent.mode = r.mode;
-  intent.node_ttl_ms = r.node_ttl.count();
-  if (Status s = ValidateIntent(intent, r.ttl, max_data_bytes); !s.ok()) return s;
+  intent.path = r->path;
+  intent.data = r->data;
+  intent.mode = r->mode;
+  intent.node_ttl_ms = r->node_ttl.count();
+  if (Status s = ValidateIntent(intent, r->ttl, max_data_bytes); !s.ok()) return s;
   return r;
 }
 

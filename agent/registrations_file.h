@@ -14,18 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "registration.h"
 #include "zkspool/intent.h"
 #include "zkspool/status.h"
 
 namespace zkspool::agent {
-
-struct Registration {
-  std::string path;
-  std::string data;
-  NodeMode mode = NodeMode::kEphemeral;
-  std::chrono::milliseconds node_ttl{0};
-  std::chrono::milliseconds ttl{0};
-};
 
 // Reads and checks the whole file: every entry must be valid (path, data size and TTLs by the
 // spool's rules, no path twice) before any is used.

@@ -66,6 +66,11 @@ std::string RenderPrometheusText(const RegistrarStats& stats, const std::string&
     w.Sample("zkspool_session_state", state == stats.session_state ? 1 : 0,
              fmt::format("state=\"{}\"", SessionStateName(state)));
   }
+  // The id goes in a label: as a sample value it would lose precision above 2^53.
+  w.Family("zkspool_session_info", "gauge", "The current ZooKeeper session (id and state as labels).");
+  w.Sample("zkspool_session_info", 1,
+           fmt::format("session_id=\"0x{:016x}\",state=\"{}\"", static_cast<uint64_t>(stats.session_id),
+                       SessionStateName(stats.session_state)));
   double connected_since = 0;
   if (stats.connected_since) {
     connected_since = std::chrono::duration<double>(stats.connected_since->time_since_epoch()).count();
@@ -119,10 +124,11 @@ Status WriteFileAtomically(const std::string& path, const std::string& text) {
     done += static_cast<size_t>(n);
   }
   // fchmod: the umask must not make the file unreadable for the collector.
-  if (::fchmod(fd, 0644) != 0 || ::close(fd) != 0) {
-    Status error = Status::IOError(fmt::format("cannot finish {}: {}", temp, std::strerror(errno)));
+  int failed = ::fchmod(fd, 0644) != 0 ? errno : 0;
+  if (::close(fd) != 0 && failed == 0) failed = errno;
+  if (failed != 0) {
     ::unlink(temp.c_str());
-    return error;
+    return Status::IOError(fmt::format("cannot finish {}: {}", temp, std::strerror(failed)));
   }
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     Status error = Status::IOError(fmt::format("cannot rename {} to {}: {}", temp, path, std::strerror(errno)));

@@ -154,14 +154,15 @@ Result<std::vector<SpooledIntent>> ReadAllRegistered(const Spool& spool) {
   }
 }
 
+// ReadPending returns short chunks below an append still in progress, so only an empty one ends.
 Result<std::vector<SpooledIntent>> ReadAllPending(const Spool& spool) {
   std::vector<SpooledIntent> all;
   uint64_t from = 0;
   for (;;) {
     Result<std::vector<SpooledIntent>> chunk = spool.ReadPending(from, kReadChunk);
     if (!chunk.ok()) return chunk.status();
+    if (chunk->empty()) return all;
     all.insert(all.end(), chunk->begin(), chunk->end());
-    if (chunk->size() < kReadChunk) return all;
     from = all.back().seq + 1;
   }
 }

@@ -10,8 +10,8 @@
 namespace zkspool {
 
 // Renders `stats` as metrics named zkspool_*: the spool's gauges (pending, registered, failed,
-// oldest pending age), the session (state as a one-hot zkspool_session_state{state=...}, id,
-// connected-since timestamp), the counters since Open (applied, retried, conflicts, expired,
+// oldest pending age), the session (state as a one-hot zkspool_session_state{state=...}, its id
+// as a label of zkspool_session_info, connected-since timestamp), the counters since Open (applied, retried, conflicts, expired,
 // failed, reasserted, sessions started) and the apply latency as a histogram in seconds.
 // `labels` is added to every sample as is, e.g. `spool="/var/lib/app"` (empty: none); the
 // caller escapes its values. Never fails. Thread-safe.

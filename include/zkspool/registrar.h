@@ -152,8 +152,10 @@ class Registrar {
 
   // What ZooKeeper will hold once every pending intent is applied: the registered set with the
   // pending intents laid over it in sequence order (expired-but-not-yet-dropped ones included),
-  // in path order. Intents appended while this runs may or may not be reflected. Use it to
-  // decide what a new configuration must register or deregister.
+  // in path order. Intents appended concurrently may be missing - also one whose Append returned
+  // while an earlier Append of another thread was still in progress; serialize appends with this
+  // call where that matters. Use it to decide what a new configuration must register or
+  // deregister.
   // Errors: kCorruption, kIOError; kInvalidArgument after Close.
   Result<std::vector<SpooledIntent>> Desired() const;
 

@@ -104,6 +104,7 @@ void Reconciler::Stop(Registrar::CloseMode mode) {
     mailbox_.reset();
   }
   SetSessionState(SessionState::kClosed);
+  StopRoutingClientLogTo(log_.get());
 }
 
 void Reconciler::Run() {

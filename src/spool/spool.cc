@@ -265,7 +265,8 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
-  db_options.create_missing_column_families = true;
+  // Opening an existing spool never adds families: a directory without them is not ours.
+  db_options.create_missing_column_families = impl->options.create_if_missing;
   // A record cut short at the end of the log (a crash mid-write; never acknowledged) is dropped;
   // a damaged record anywhere else fails Open with kCorruption. Point-in-time recovery would
   // instead stop replaying at the damage and silently lose every acknowledged intent after it.

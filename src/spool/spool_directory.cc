@@ -42,7 +42,14 @@ Status PrepareSpoolDirectory(const std::string& dir) {
   std::error_code ec;
   bool empty = fs::is_empty(dir, ec);
   if (ec) return Status::IOError("cannot list spool directory " + dir + ": " + ec.message());
-  if (empty) return WriteMarker(dir);
+  if (empty) {
+    // An existing empty directory (systemd's StateDirectory= makes them 0755) becomes private
+    // before anything is written into it.
+    if (::chmod(dir.c_str(), 0700) != 0) {
+      return Status::IOError("cannot make spool directory " + dir + " private: " + std::strerror(errno));
+    }
+    return WriteMarker(dir);
+  }
   if (!fs::exists(fs::path(dir) / kMarkerFile, ec) && !fs::exists(fs::path(dir) / "CURRENT", ec)) {
     return Status::InvalidArgument(dir + " is not a spool: it is a non-empty directory without a " + kMarkerFile +
                                    " marker or a RocksDB CURRENT file");

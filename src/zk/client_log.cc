@@ -7,13 +7,15 @@
 namespace zkspool {
 namespace {
 
+// Never destroyed: a handle abandoned to keep its session (kKeepSession) may still log while the
+// process exits.
 std::mutex& Mutex() {
-  static std::mutex mu;
-  return mu;
+  static auto* mu = new std::mutex;
+  return *mu;
 }
 std::shared_ptr<spdlog::logger>& Target() {
-  static std::shared_ptr<spdlog::logger> log;
-  return log;
+  static auto* log = new std::shared_ptr<spdlog::logger>;
+  return *log;
 }
 
 void Forward(const char* message) {
@@ -30,6 +32,11 @@ void Forward(const char* message) {
 void RouteClientLogTo(std::shared_ptr<spdlog::logger> log) {
   std::lock_guard lock(Mutex());
   Target() = std::move(log);
+}
+
+void StopRoutingClientLogTo(const spdlog::logger* log) {
+  std::lock_guard lock(Mutex());
+  if (Target().get() == log) Target().reset();
 }
 
 log_callback_fn ClientLogCallback() { return &Forward; }

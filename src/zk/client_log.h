@@ -19,6 +19,9 @@ namespace zkspool {
 // Thread-safe.
 void RouteClientLogTo(std::shared_ptr<spdlog::logger> log);
 
+// Stops sending to `log` if it is still the target (its owner is going away).
+void StopRoutingClientLogTo(const spdlog::logger* log);
+
 // The callback to pass to zookeeper_init2.
 log_callback_fn ClientLogCallback();
 

@@ -79,7 +79,9 @@ ACL_vector* AclFor(const Intent& desired) {
 // structs are never initialised, and free_duplicate_path() frees whatever they hold - the
 // previous op's path, i.e. our buffer ("free(): invalid size", found by the chaos run). A handle
 // only turns unrecoverable in a reconnect handshake after its connection dropped, so a multi
-// sent while it is CONNECTED cannot meet that state; otherwise it waits for the next connection.
+// sent while it is CONNECTED meets that state only if this thread stalls between the check and
+// the call for a whole disconnect and reconnect; otherwise it waits for the next connection.
+// Closing that window would take a patched client.
 int SafeMulti(zhandle_t* zh, int count, const zoo_op_t* ops, zoo_op_result_t* results, void_completion_t done,
               const void* data) {
   if (count > 1 && zoo_state(zh) != ZOO_CONNECTED_STATE) return ZCONNECTIONLOSS;

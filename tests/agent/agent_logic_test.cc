@@ -24,11 +24,11 @@ TEST(ParseRequestTest, ReadsEveryFieldOfARegister) {
       id);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->kind, Request::Kind::kRegister);
-  EXPECT_EQ(r->path, "/a/b");
-  EXPECT_EQ(r->data, "x");
-  EXPECT_EQ(r->mode, NodeMode::kPersistentWithTtl);
-  EXPECT_EQ(r->node_ttl.count(), 5000);
-  EXPECT_EQ(r->ttl.count(), 60000);
+  EXPECT_EQ(r->registration.path, "/a/b");
+  EXPECT_EQ(r->registration.data, "x");
+  EXPECT_EQ(r->registration.mode, NodeMode::kPersistentWithTtl);
+  EXPECT_EQ(r->registration.node_ttl.count(), 5000);
+  EXPECT_EQ(r->registration.ttl.count(), 60000);
   EXPECT_EQ(r->id, "q");
 }
 
@@ -36,9 +36,9 @@ TEST(ParseRequestTest, DefaultsAreAnEphemeralWithNoDataAndNoTtl) {
   json id;
   auto r = ParseRequest(R"({"op":"update","path":"/a"})", id);
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r->mode, NodeMode::kEphemeral);
-  EXPECT_EQ(r->data, "");
-  EXPECT_EQ(r->ttl.count(), 0);
+  EXPECT_EQ(r->registration.mode, NodeMode::kEphemeral);
+  EXPECT_EQ(r->registration.data, "");
+  EXPECT_EQ(r->registration.ttl.count(), 0);
   EXPECT_TRUE(r->id.is_null());
 }
 
@@ -152,8 +152,26 @@ TEST(PrometheusTextTest, RendersGaugesCountersAndACumulativeHistogram) {
   EXPECT_NE(text.find("zkspool_apply_latency_seconds_bucket{host=\"h1\",le=\"+Inf\"} 4\n"), std::string::npos);
   EXPECT_NE(text.find("zkspool_apply_latency_seconds_sum{host=\"h1\"} 2\n"), std::string::npos);
   EXPECT_NE(text.find("zkspool_apply_latency_seconds_count{host=\"h1\"} 4\n"), std::string::npos);
-  // Every sample line belongs to a family declared just before with # TYPE.
-  EXPECT_EQ(RenderPrometheusText(stats).find("{}"), std::string::npos);
+  EXPECT_NE(text.find("zkspool_session_info{host=\"h1\",session_id=\"0x0000000000000000\",state=\"connected\"} 1\n"),
+            std::string::npos)
+      << text;
+  // Every sample belongs to the family the last # TYPE line declared; no empty label sets.
+  std::istringstream lines(RenderPrometheusText(stats));
+  std::string line;
+  std::string family;
+  int samples = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("# TYPE ", 0) == 0) {
+      family = line.substr(7, line.find(' ', 7) - 7);
+      continue;
+    }
+    if (line.rfind("# HELP ", 0) == 0) continue;
+    ASSERT_FALSE(family.empty()) << line;
+    EXPECT_EQ(line.rfind(family, 0), 0u) << line << " is not of family " << family;
+    EXPECT_EQ(line.find("{}"), std::string::npos) << line;
+    ++samples;
+  }
+  EXPECT_GT(samples, 20);
 }
 
 TEST(WriteFileAtomicallyTest, ReplacesTheFileAndReportsAMissingDirectory) {
@@ -184,10 +202,28 @@ TEST(EventOutputTest, WritesRepliesAndEventsInOrder) {
     out.Reply("a");
     out.Event("b");
     out.Reply("c");
-    out.Flush();
+    EXPECT_TRUE(out.Flush(std::chrono::seconds(60)));
   }
   ::close(fds[1]);
   EXPECT_EQ(ReadAll(fds[0]), "a\nb\nc\n");
+  ::close(fds[0]);
+}
+
+TEST(EventOutputTest, AnEventWaitsForTheReplyThatAcknowledgesItsSequence) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  {
+    EventOutput out(fds[1]);
+    out.SetFirstOwnSequence(10);
+    out.Event("applied 12", 12);  // the reconciler was faster than the reply
+    out.Event("applied 5", 5);    // spooled by an earlier run: nothing to wait for
+    out.Event("session");
+    out.Reply("spooled 11", 11);
+    out.Reply("spooled 12", 12);
+    EXPECT_TRUE(out.Flush(std::chrono::seconds(60)));
+  }
+  ::close(fds[1]);
+  EXPECT_EQ(ReadAll(fds[0]), "applied 5\nsession\nspooled 11\nspooled 12\napplied 12\n");
   ::close(fds[0]);
 }
 
@@ -201,9 +237,9 @@ TEST(EventOutputTest, DropsEventsBeyondTheQueueLimitAndSaysHowMany) {
     // Nobody reads yet: the pipe fills, then the queue, then events are dropped.
     for (size_t i = 0; i < kSent; ++i) out.Event("x");
     std::thread reader([&] { all = ReadAll(fds[0]); });
-    out.Flush();
+    EXPECT_TRUE(out.Flush(std::chrono::seconds(60)));
     out.Event("last");
-    out.Flush();
+    EXPECT_TRUE(out.Flush(std::chrono::seconds(60)));
     ::close(fds[1]);  // after the writer is idle; the reader then sees end of file
     reader.join();
   }

@@ -75,7 +75,7 @@ TEST_F(RegistrarTest, RegistrationsWhileZooKeeperIsDownAreAppliedWhenItReturns) 
   EXPECT_TRUE(std::none_of(desired->begin(), desired->end(),
                            [](const SpooledIntent& d) { return d.intent.path == "/down/n7"; }));
   EXPECT_TRUE(registrar->Registered()->empty());
-  // An outage longer than the session timeout is reported once, in the log and in Stats.
+  // An outage longer than the session timeout is reported, in the log and in Stats.
   EXPECT_TRUE(Eventually([&] { return registrar->Stats().last_error.find("cannot connect to ZooKeeper at") !=
                                       std::string::npos; },
                          10s))

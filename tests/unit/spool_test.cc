@@ -76,6 +76,7 @@ class SpoolTest : public ::testing::Test {
 };
 
 TEST_F(SpoolTest, EveryFileOfTheSpoolIsForItsOwnerOnly) {
+  const mode_t old_umask = ::umask(022);  // what RocksDB's 0644 files would get without the wrapper
   {
     auto spool = OpenSpool();
     ASSERT_NE(spool, nullptr);
@@ -92,6 +93,7 @@ TEST_F(SpoolTest, EveryFileOfTheSpoolIsForItsOwnerOnly) {
     ++files;
   }
   EXPECT_GE(files, 8) << "WAL, MANIFEST, CURRENT, OPTIONS, LOCK, LOG, IDENTITY, ZKSPOOL, OWNER";
+  ::umask(old_umask);
 }
 
 TEST_F(SpoolTest, OpenCreatesPrivateDirectory) {

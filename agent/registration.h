@@ -1,0 +1,35 @@
+// One registration as the agent receives it, from a request line or the registrations file, and
+// how it is spooled.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <string>
+
+#include "zkspool/intent.h"
+#include "zkspool/registrar.h"
+#include "zkspool/status.h"
+
+namespace zkspool::agent {
+
+struct Registration {
+  std::string path;
+  std::string data;
+  NodeMode mode = NodeMode::kEphemeral;
+  std::chrono::milliseconds node_ttl{0};  // only with NodeMode::kPersistentWithTtl
+  std::chrono::milliseconds ttl{0};       // how long the intent may wait; 0 = the agent's default
+};
+
+// Reads "path" (required), "ttl_ms" and, unless `path_only`, "data", "mode" and "node_ttl_ms"
+// from a JSON object. Errors: kInvalidArgument naming the field and what is wrong with it. Path
+// and data rules are the spool's (see ValidateIntent). Thread-safe.
+Result<Registration> ParseRegistration(const nlohmann::json& object, bool path_only = false);
+
+// NodeMode from its NodeModeName(). Errors: kInvalidArgument listing the valid names.
+Result<NodeMode> ParseNodeMode(std::string_view name);
+
+// Spools "make it exist as described" through `registrar`; its errors are Registrar::Register's.
+Result<uint64_t> SpoolPut(Registrar& registrar, const Registration& r);
+
+}  // namespace zkspool::agent
