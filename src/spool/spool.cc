@@ -62,25 +62,27 @@ struct Spool::Impl {
   std::mutex removal_mu;
   uint64_t removed_since_compaction = 0;
 
-  // After a failed write (disk full, I/O error) RocksDB refuses every later write until it
-  // recovers: by itself for a full disk (its SstFileManager polls), through Resume() for the rest.
-  // The next write tries Resume first, so a spool writes again once the cause is gone, without a
-  // restart; until then every write reports the first failure.
+  // After a failed write RocksDB refuses every later write until it recovers. From a full disk
+  // it recovers by itself (its SstFileManager retries while watching free space; a Resume() of
+  // ours at the wrong moment was seen to stop that for good), from anything else only through
+  // Resume(), which the next write tries first. Either way a spool writes again once the cause is
+  // gone, without a restart; until then every write reports the first failure.
   std::mutex write_error_mu;
   std::optional<rocksdb::Status> write_error;  // set while writes are refused
   rocksdb::Status Write(const rocksdb::WriteOptions& write, rocksdb::WriteBatch* batch) {
     {
       std::lock_guard lock(write_error_mu);
-      if (write_error) {
-        if (!db->Resume().ok()) return *write_error;  // still failing, or RocksDB's recovery is running
-        log->info("spool {}: writes work again after: {}", dir, write_error->ToString());
-        write_error.reset();
-      }
+      if (write_error && !write_error->IsNoSpace() && !db->Resume().ok()) return *write_error;
     }
     rocksdb::Status s = db->Write(write, batch);
+    std::lock_guard lock(write_error_mu);
     if (!s.ok()) {
-      std::lock_guard lock(write_error_mu);
       if (!write_error) write_error = s;
+      return *write_error;
+    }
+    if (write_error) {
+      log->info("spool {}: writes work again after: {}", dir, write_error->ToString());
+      write_error.reset();
     }
     return s;
   }

@@ -48,6 +48,14 @@ IOStatus DiskFullFs::Refuse() {
   return IOStatus::NoSpace("simulated full disk: No space left on device");
 }
 
+IOStatus DiskFullFs::GetFreeSpace(const std::string& path, const IOOptions& o, uint64_t* free, IODebugContext* d) {
+  if (full()) {
+    *free = 0;
+    return IOStatus::OK();
+  }
+  return target()->GetFreeSpace(path, o, free, d);
+}
+
 IOStatus DiskFullFs::NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
                                      std::unique_ptr<rocksdb::FSWritableFile>* r, IODebugContext* d) {
   if (full()) return Refuse();

@@ -1,5 +1,6 @@
 // A RocksDB FileSystem that runs out of space on demand: while full, every write, sync and file
-// creation fails with ENOSPC (IOStatus::NoSpace), the way a real full disk answers. Reads work.
+// creation fails with ENOSPC (IOStatus::NoSpace) and free space is 0, the way a real full disk
+// answers. Reads work.
 #pragma once
 
 #include <rocksdb/file_system.h>
@@ -27,6 +28,12 @@ class DiskFullFs : public rocksdb::FileSystemWrapper {
   rocksdb::IOStatus ReopenWritableFile(const std::string& f, const rocksdb::FileOptions& o,
                                        std::unique_ptr<rocksdb::FSWritableFile>* r,
                                        rocksdb::IODebugContext* d) override;
+
+  // A full disk also reports no free space, which RocksDB's own recovery waits on (without it,
+  // RocksDB retries while still full and gives up for good, which a real full disk never makes
+  // it do).
+  rocksdb::IOStatus GetFreeSpace(const std::string& path, const rocksdb::IOOptions& o, uint64_t* free,
+                                 rocksdb::IODebugContext* d) override;
 
   // Counts and returns the error a full disk gives.
   rocksdb::IOStatus Refuse();
