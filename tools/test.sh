@@ -35,7 +35,7 @@ case "${ZKSPOOL_SANITIZE:-0}" in
     ctest_args+=(-L 'unit|integration' -E '^(reconcile_crash_test|chaos_short_seed.*|live_demo_smoke)$')
     # halt_on_error: a report in a child (the agent, registrar_child) ends it, so the test that
     # started it fails instead of the report scrolling past in a log. history_size: see tsan.supp.
-    export TSAN_OPTIONS="suppressions=$PWD/tools/tsan.supp:halt_on_error=1:history_size=5:second_deadlock_stack=1"
+    export TSAN_OPTIONS="suppressions=$PWD/tools/tsan.supp:halt_on_error=1:history_size=5:ignore_noninstrumented_modules=1:second_deadlock_stack=1"
     fuzz=0  # the fuzzers have their own ASan build; running them again here adds nothing
     ;;
   *) echo "test.sh: ZKSPOOL_SANITIZE must be 1 (address) or thread, not '$ZKSPOOL_SANITIZE'" >&2; exit 2 ;;
