@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
   procps
+  clang-14 libclang-rt-14-dev   # tools/fuzz.sh: clang++-14 and its libFuzzer runtime
 )
 
 missing=()
