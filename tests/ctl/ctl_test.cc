@@ -20,11 +20,14 @@
 #include "run_tool.h"
 #include "spool/record_codec.h"
 #include "spool/sequence_key.h"
+#include "support/raw_spool.h"
 #include "support/temp_dir.h"
 #include "zkspool/spool.h"
 
 namespace zkspool {
 namespace {
+
+using testing::RawPut;
 
 using nlohmann::json;
 using std::chrono::milliseconds;
@@ -65,17 +68,6 @@ std::string Base64Decode(const std::string& in) {
     }
   }
   return out;
-}
-
-void RawPut(const std::string& dir, size_t family, const std::string& key, const std::string& value) {
-  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, {}}, {"intents", {}}, {"registered", {}}, {"meta", {}}, {"failed", {}}};
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir, families, &handles, &db).ok());
-  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[family], key, value).ok());
-  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-  delete db;
 }
 
 size_t CountLines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
@@ -166,7 +158,7 @@ TEST_F(CtlTest, ErrorsAreOneLineNamingTheProblem) {
   OpenSpool().reset();
   std::string two(8, '\0');
   two[0] = 2;
-  RawPut(spool_dir_, 3, "format_version", two);
+  RawPut(spool_dir_, kMetaIndex, "format_version", two);
   expect_all(spool_dir_, "has format version 2; this build supports up to 1");
 }
 
@@ -296,8 +288,8 @@ TEST_F(CtlTest, VerifyReportsEachDamagedRecordWithItsKey) {
   // Flip one byte of intent 5's data: its CRC no longer matches. And a value that is no record.
   std::string record = EncodeRecord({5, Put("/svc/web/c", std::string(3000, 'c'))});
   record[record.size() - 7] ^= 0x20;
-  RawPut(spool_dir_, 1, SequenceKey(5), record);
-  RawPut(spool_dir_, 2, "/svc/web/b", "not a record");
+  RawPut(spool_dir_, kIntentsIndex, SequenceKey(5), record);
+  RawPut(spool_dir_, kRegisteredIndex, "/svc/web/b", "not a record");
   ToolRun damaged = RunTool({"verify", spool_dir_});
   EXPECT_EQ(damaged.exit, 3) << damaged.err;
   EXPECT_NE(damaged.out.find("intents     5           intent 5: record checksum mismatch"), std::string::npos)

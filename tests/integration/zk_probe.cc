@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "spool/meta_codec.h"
+#include "spool/spool_schema.h"
 
 namespace zkspool::testing {
 
@@ -100,20 +101,15 @@ int ZkProbe::DeletedEvents() const {
 int64_t ZkProbe::session_id() const { return zoo_client_id(zh_)->client_id; }
 
 std::pair<int64_t, std::string> ReadSavedSession(const std::string& spool_dir) {
-  std::vector<rocksdb::ColumnFamilyDescriptor> families = {{rocksdb::kDefaultColumnFamilyName, {}},
-                                                           {"intents", {}},
-                                                           {"registered", {}},
-                                                           {"meta", {}},
-                                                           {"failed", {}}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   rocksdb::Options options;
   options.max_open_files = -1;
   std::string secondary = std::filesystem::temp_directory_path() / ("zkspool-secondary-" + std::to_string(::getpid()));
-  rocksdb::Status s = rocksdb::DB::OpenAsSecondary(options, spool_dir, secondary, families, &handles, &db);
+  rocksdb::Status s = rocksdb::DB::OpenAsSecondary(options, spool_dir, secondary, SpoolFamilies({}), &handles, &db);
   if (!s.ok()) throw std::runtime_error("open secondary: " + s.ToString());
   std::string value;
-  s = db->Get(rocksdb::ReadOptions(), handles[3], std::string(kMetaSession), &value);
+  s = db->Get(rocksdb::ReadOptions(), handles[kMetaIndex], std::string(kMetaSession), &value);
   for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
   delete db;
   std::filesystem::remove_all(secondary);

@@ -11,11 +11,14 @@
 
 #include "spool/record_codec.h"
 #include "spool/sequence_key.h"
+#include "support/raw_spool.h"
 #include "support/temp_dir.h"
 #include "zkspool/spool.h"
 
 namespace zkspool {
 namespace {
+
+using testing::RawPut;
 
 using testing::TempDir;
 
@@ -24,17 +27,6 @@ Intent Put(std::string path, std::string data) {
   i.path = std::move(path);
   i.data = std::move(data);
   return i;
-}
-
-void RawPut(const std::string& dir, size_t family, const std::string& key, const std::string& value) {
-  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, {}}, {"intents", {}}, {"registered", {}}, {"meta", {}}, {"failed", {}}};
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir, families, &handles, &db).ok());
-  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[family], key, value).ok());
-  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-  delete db;
 }
 
 class SpoolReaderTest : public ::testing::Test {
@@ -102,7 +94,7 @@ TEST_F(SpoolReaderTest, RefusesWhatIsNotAReadableSpool) {
   OpenSpool().reset();
   std::string two(8, '\0');
   two[0] = 2;
-  RawPut(dir_.Sub("spool"), 3, "format_version", two);
+  RawPut(dir_.Sub("spool"), kMetaIndex, "format_version", two);
   EXPECT_EQ(SpoolReader::Open(dir_.Sub("spool")).status().code(), StatusCode::kNewerFormat);
 }
 
@@ -122,8 +114,8 @@ TEST_F(SpoolReaderTest, VerifyNamesEachDamagedRecord) {
   }
   std::string record = EncodeRecord({3, Put("/p2", "x")});
   record[record.size() - 1] ^= 0x01;  // the CRC no longer matches
-  RawPut(dir_.Sub("spool"), 1, SequenceKey(3), record);
-  RawPut(dir_.Sub("spool"), 2, "/p0", "garbage");
+  RawPut(dir_.Sub("spool"), kIntentsIndex, SequenceKey(3), record);
+  RawPut(dir_.Sub("spool"), kRegisteredIndex, "/p0", "garbage");
   auto reader = OpenReader();
   std::vector<VerifyProblem> problems;
   auto report = reader->Verify([&](const VerifyProblem& p) { problems.push_back(p); });

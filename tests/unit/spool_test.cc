@@ -18,10 +18,13 @@
 
 #include "spool/record_codec.h"
 #include "spool/sequence_key.h"
+#include "support/raw_spool.h"
 #include "support/temp_dir.h"
 
 namespace zkspool {
 namespace {
+
+using testing::RawPut;
 
 using std::chrono::milliseconds;
 using testing::TempDir;
@@ -429,24 +432,11 @@ TEST_F(SpoolTest, SessionIsSavedAndOwnedSessionsAreKeptInOrder) {
   EXPECT_EQ(owned->back(), 70);
 }
 
-// Writes raw values behind the spool's back, as a newer build or a damaged disk would.
-void RawPut(const std::string& dir, const std::string& family, const std::string& key, const std::string& value) {
-  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, {}}, {"intents", {}}, {"registered", {}}, {"meta", {}}, {"failed", {}}};
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir, families, &handles, &db).ok());
-  size_t index = family == "intents" ? 1 : family == "registered" ? 2 : 3;
-  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[index], key, value).ok());
-  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-  delete db;
-}
-
 TEST_F(SpoolTest, SpoolOfANewerFormatIsRefused) {
   OpenSpool().reset();
   std::string two(8, '\0');
   two[0] = 2;
-  RawPut(dir_.Sub("spool"), "meta", "format_version", two);
+  RawPut(dir_.Sub("spool"), kMetaIndex, "format_version", two);
   auto spool = Spool::Open(dir_.Sub("spool"), Options());
   ASSERT_FALSE(spool.ok());
   EXPECT_EQ(spool.status().ToString(),
@@ -461,7 +451,7 @@ TEST_F(SpoolTest, DamagedOrNewerRecordsAreReportedWithTheirKey) {
   }
   std::string record = EncodeRecord({2, Put("/b", "x")});
   record[10] ^= 1;
-  RawPut(dir_.Sub("spool"), "intents", SequenceKey(2), record);
+  RawPut(dir_.Sub("spool"), kIntentsIndex, SequenceKey(2), record);
   {
     auto spool = OpenSpool();
     ASSERT_NE(spool, nullptr);
@@ -471,7 +461,7 @@ TEST_F(SpoolTest, DamagedOrNewerRecordsAreReportedWithTheirKey) {
     std::vector<uint64_t> seqs = {2};
     EXPECT_EQ(spool->MarkApplied(seqs).code(), StatusCode::kCorruption);
   }
-  RawPut(dir_.Sub("spool"), "intents", SequenceKey(3), EncodeRecord({4, Put("/c", "x")}));
+  RawPut(dir_.Sub("spool"), kIntentsIndex, SequenceKey(3), EncodeRecord({4, Put("/c", "x")}));
   auto spool = OpenSpool();
   EXPECT_EQ(spool->GetPending(3).status().ToString(), "corruption: intent key 3 holds the record of seq 4");
 }
