@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/report_line.h"
 #include "zkspool/registrar.h"
 
 namespace {
@@ -24,10 +25,7 @@ constexpr int kThreads = 4;
 constexpr int kPathsPerThread = 8;
 constexpr int kEphemeralPaths = 6;  // of each thread's paths; the rest are persistent
 
-void Report(const std::string& line) {
-  std::string out = line + "\n";
-  if (::write(STDOUT_FILENO, out.data(), out.size()) != static_cast<ssize_t>(out.size())) ::_exit(3);
-}
+using zkspool::testing::ReportLine;
 
 class Workers {
  public:
@@ -62,14 +60,14 @@ class Workers {
       std::string path = "/chaos/w" + std::to_string(t) + "/p" + std::to_string(k);
       bool del = rng() % 4 == 0;
       std::string data = "t" + std::to_string(t) + "-" + std::to_string(seed % 100000) + "-" + std::to_string(n);
-      Report("T " + std::to_string(t) + (del ? " D " : " P ") + path + " " + (del ? "-" : data));
+      ReportLine("T " + std::to_string(t) + (del ? " D " : " P ") + path + " " + (del ? "-" : data));
       auto mode = k < kEphemeralPaths ? zkspool::NodeMode::kEphemeral : zkspool::NodeMode::kPersistent;
       auto seq = del ? registrar_.Deregister(path) : registrar_.Register(path, data, mode);
       if (!seq.ok()) {
         std::fprintf(stderr, "chaos child: %s\n", seq.status().ToString().c_str());
         ::_exit(1);
       }
-      Report("A " + std::to_string(t) + " " + std::to_string(*seq));
+      ReportLine("A " + std::to_string(t) + " " + std::to_string(*seq));
       std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 20));
     }
   }
@@ -103,12 +101,12 @@ int main(int argc, char** argv) {
   for (std::string command; std::getline(std::cin, command);) {
     if (command == "pause") {
       workers->Pause();
-      Report("P");
+      ReportLine("P");
     } else if (command == "resume") {
       workers->Resume();
     } else if (command == "stats") {
       zkspool::RegistrarStats stats = (*registrar)->Stats();
-      Report("S " + std::to_string(stats.spool.pending_count) + " " + std::to_string(stats.spool.registered_count) +
+      ReportLine("S " + std::to_string(stats.spool.pending_count) + " " + std::to_string(stats.spool.registered_count) +
              " " + std::to_string(stats.session_id));
     }
   }

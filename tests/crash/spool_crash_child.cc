@@ -14,14 +14,12 @@
 
 #include <spdlog/logger.h>
 
+#include "support/report_line.h"
 #include "zkspool/spool.h"
 
 namespace {
 
-void Report(const std::string& line) {
-  std::string out = line + "\n";
-  if (::write(STDOUT_FILENO, out.data(), out.size()) != static_cast<ssize_t>(out.size())) ::_exit(3);
-}
+using zkspool::testing::ReportLine;
 
 std::string Hex(const std::string& bytes) {
   static const char* digits = "0123456789abcdef";
@@ -49,7 +47,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "open failed: %s\n", spool.status().ToString().c_str());
     return 1;
   }
-  Report("O");
+  ReportLine("O");
   std::mt19937_64 rng(std::stoull(argv[3]));
   std::deque<uint64_t> mine;
   for (uint64_t i = 0;; ++i) {
@@ -66,7 +64,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "append failed: %s\n", seq.status().ToString().c_str());
       return 1;
     }
-    Report("A " + std::to_string(*seq) + (intent.op == zkspool::Op::kPut ? " P " : " D ") + intent.path + " " +
+    ReportLine("A " + std::to_string(*seq) + (intent.op == zkspool::Op::kPut ? " P " : " D ") + intent.path + " " +
            Hex(intent.data));
     mine.push_back(*seq);
     if (i % 4 == 3) {
@@ -74,13 +72,13 @@ int main(int argc, char** argv) {
       mine.erase(mine.begin(), mine.begin() + 3);
       const std::string seqs =
           std::to_string(batch[0]) + " " + std::to_string(batch[1]) + " " + std::to_string(batch[2]);
-      Report("m " + seqs);
+      ReportLine("m " + seqs);
       zkspool::Status s = (*spool)->MarkApplied(batch);
       if (!s.ok()) {
         std::fprintf(stderr, "mark applied failed: %s\n", s.ToString().c_str());
         return 1;
       }
-      Report("M " + seqs);
+      ReportLine("M " + seqs);
     }
   }
 }

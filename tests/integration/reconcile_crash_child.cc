@@ -9,13 +9,11 @@
 #include <string>
 #include <thread>
 
+#include "support/report_line.h"
 #include "zkspool/registrar.h"
 
 namespace {
-void Report(const std::string& line) {
-  std::string out = line + "\n";
-  if (::write(STDOUT_FILENO, out.data(), out.size()) != static_cast<ssize_t>(out.size())) ::_exit(3);
-}
+using zkspool::testing::ReportLine;
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -37,13 +35,13 @@ int main(int argc, char** argv) {
     std::string path = "/rc/n" + std::to_string(rng() % 30);
     bool del = rng() % 4 == 0;
     std::string data = "d" + std::to_string(rng() % 1000000);
-    Report(std::string("T ") + (del ? "D " : "P ") + path + " " + (del ? "-" : data));
+    ReportLine(std::string("T ") + (del ? "D " : "P ") + path + " " + (del ? "-" : data));
     auto seq = del ? (*registrar)->Deregister(path) : (*registrar)->Register(path, data);
     if (!seq.ok()) {
       std::fprintf(stderr, "%s\n", seq.status().ToString().c_str());
       return 1;
     }
-    Report("A " + std::to_string(*seq));
+    ReportLine("A " + std::to_string(*seq));
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 5));
   }
 }
