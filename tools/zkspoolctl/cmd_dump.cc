@@ -22,22 +22,19 @@ int RunDump(const DumpArgs& args) {
   auto reader = OpenReader(args.spool, exit);
   if (!reader) return exit;
   const int64_t now = NowMs();
-  auto stats = reader->Stats(now);
-  if (!stats.ok()) return Fail(stats.status());
-  auto session = reader->SessionId();
-  if (!session.ok()) return Fail(session.status());
-  auto owned = reader->OwnedSessions();
-  if (!owned.ok()) return Fail(owned.status());
+  auto facts = ReadFacts(*reader, now, exit);
+  if (!facts) return exit;
+  const zkspool::SpoolStats& stats = facts->stats;
 
   Json meta;
   meta["kind"] = "meta";
   meta["spool"] = args.spool;
-  meta["format_version"] = stats->format_version;
-  meta["next_sequence"] = stats->next_sequence;
-  meta["expired_count"] = stats->expired_count;
-  meta["session_id"] = *session ? Json(FormatSessionId(**session)) : Json(nullptr);
+  meta["format_version"] = stats.format_version;
+  meta["next_sequence"] = stats.next_sequence;
+  meta["expired_count"] = stats.expired_count;
+  meta["session_id"] = facts->session_id ? Json(FormatSessionId(*facts->session_id)) : Json(nullptr);
   meta["owned_sessions"] = Json::array();
-  for (int64_t id : *owned) meta["owned_sessions"].push_back(FormatSessionId(id));
+  for (int64_t id : facts->owned_sessions) meta["owned_sessions"].push_back(FormatSessionId(id));
   meta["dumped_at_ms"] = now;
   std::cout << meta.dump() << '\n';
 

@@ -33,6 +33,20 @@ int64_t NowMs() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+std::optional<SpoolFacts> ReadFacts(const zkspool::SpoolReader& reader, int64_t now_ms, int& exit) {
+  auto stats = reader.Stats(now_ms);
+  auto session = reader.SessionId();
+  auto owned = reader.OwnedSessions();
+  for (const zkspool::Status* s : {&stats.status(), &session.status(), &owned.status()}) {
+    if (!s->ok()) {
+      exit = Fail(*s);
+      return std::nullopt;
+    }
+  }
+  exit = kExitOk;
+  return SpoolFacts{*stats, *session, std::move(owned).value()};
+}
+
 std::unique_ptr<zkspool::SpoolReader> OpenReader(const std::string& dir, int& exit) {
   auto reader = zkspool::SpoolReader::Open(dir);
   if (!reader.ok()) {

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "zkspool/spool.h"
 #include "zkspool/spool_reader.h"
@@ -52,6 +54,14 @@ int64_t NowMs();
 
 // Opens `dir` read-only beside a live owner. On failure prints the problem and sets `exit`.
 std::unique_ptr<zkspool::SpoolReader> OpenReader(const std::string& dir, int& exit);
+// What `stats` and `dump` both show about a spool as a whole.
+struct SpoolFacts {
+  zkspool::SpoolStats stats;
+  std::optional<int64_t> session_id;
+  std::vector<int64_t> owned_sessions;
+};
+// Reads them from `reader` at `now_ms`. On failure prints the problem and sets `exit`.
+std::optional<SpoolFacts> ReadFacts(const zkspool::SpoolReader& reader, int64_t now_ms, int& exit);
 // Opens `dir` as its owner (never creating it); a spool in use is reported with what to do.
 std::unique_ptr<zkspool::Spool> OpenOwner(const std::string& dir, const char* command, int& exit);
 
