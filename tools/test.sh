@@ -31,7 +31,7 @@ case "${ZKSPOOL_SANITIZE:-0}" in
     # *_NOT_BUILT without labels, so -L drops them, and -E drops the unbuilt add_test ones.
     build_targets=(status_test record_codec_test validate_test spool_test spool_reader_test
       spool_power_loss_test apply_task_test agent_logic_test harness_test registrar_child
-      registrar_test ensemble_faults_test access_control_test zkspool-agent agent_test)
+      registrar_test drain_test ensemble_faults_test access_control_test zkspool-agent agent_test)
     ctest_args+=(-L 'unit|integration' -E '^(reconcile_crash_test|chaos_short_seed.*|live_demo_smoke)$')
     # halt_on_error: a report in a child (the agent, registrar_child) ends it, so the test that
     # started it fails instead of the report scrolling past in a log. history_size: see tsan.supp.

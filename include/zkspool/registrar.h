@@ -63,7 +63,8 @@ struct RegistrarOptions {
   // ACL for nodes this registrar creates (and the parents it creates for them). kCreatorAll and
   // kCreatorAllWorldRead need digest_auth. Default kOpen.
   AclChoice acl = AclChoice::kOpen;
-  // Most ZooKeeper operations outstanding at once. Default 1000.
+  // Most ZooKeeper operations outstanding at once; fresh creates go in multis of half of it
+  // (at most 1000 each), so a backlog drains at the server's speed. Default 1000.
   size_t max_in_flight = 1000;
   // How often every registered node is checked against ZooKeeper (and re-created or corrected
   // if it differs). Default 30 s.

@@ -32,9 +32,12 @@ constexpr milliseconds kUnreachableReportEvery{60'000};
 constexpr size_t kLoadChunk = 1000;
 constexpr size_t kMaxRemembered = 1'000'000;  // outcomes kept for WaitApplied
 // Creates per multi, and their bytes: well under jute.maxbuffer, whose excess makes the server
-// drop the connection and fail every outstanding request.
-constexpr size_t kMaxBatch = 200;
+// drop the connection and fail every outstanding request. kOpOverhead covers what a create op
+// adds to its path and data in the request (header, ACL, flags).
+constexpr size_t kMaxBatch = 1000;
 constexpr size_t kMaxBatchBytes = 256 * 1024;
+constexpr size_t kOpOverhead = 64;
+constexpr size_t kWatchesPerPass = 200;
 
 }  // namespace
 
@@ -132,11 +135,14 @@ void Reconciler::Run() {
                  Hex(ownership_.current_session));
       ReplaceExpiredSession();
     }
+    // Refill the window before the spool writes that record what completed, so that ZooKeeper
+    // works on the next calls meanwhile.
+    if (connected_ && !stopping) IssueReady();
     FlushResolved();
     const auto now = Clock::now();
     if (stopping) {
       if (stop_deadline == Clock::time_point{}) stop_deadline = now + options_.session_timeout;
-      if (outstanding_.empty() || now >= stop_deadline) break;
+      if ((outstanding_.empty() && parent_calls_.empty()) || now >= stop_deadline) break;
       continue;
     }
     if (session_dead_ && now >= retry_session_at_) {
@@ -232,6 +238,7 @@ void Reconciler::OnConnected() {
     log_->info("reconnected to ZooKeeper session {}", Hex(id.id));
   }
   verified_since_open_ = true;
+  known_parents_.clear();  // parent creates sent on the last connection may never have arrived
   SetSessionState(SessionState::kConnected);
   RunExpire();  // drop what ran out while we were away before anything is sent
   // Work that was waiting for the connection may go now.
@@ -289,6 +296,11 @@ void Reconciler::ReplaceExpiredSession() {
 }
 
 void Reconciler::HandleCompletion(const Completion& c) {
+  if (auto parent = parent_calls_.find(c.token); parent != parent_calls_.end()) {
+    if (c.rc != ZOK && c.rc != ZNODEEXISTS) known_parents_.erase(parent->second);
+    parent_calls_.erase(parent);
+    return;
+  }
   auto token = outstanding_.find(c.token);
   if (token == outstanding_.end()) return;
   if (c.rc == ZSESSIONEXPIRED && c.token >= first_token_of_handle_ && connected_) server_ended_session_ = true;
@@ -303,7 +315,8 @@ void Reconciler::HandleCompletion(const Completion& c) {
     work.waiting = false;
     if (batch && c.rc != ZOK && !IsUncertain(c.rc)) {
       // Which create failed is not worth decoding: nothing was applied, so each goes alone
-      // and one conflict never holds back the rest.
+      // and one conflict never holds back the rest. A parent may have gone since we made it.
+      if (c.rc == ZNONODE) known_parents_.clear();
       work.alone = true;
       ready_.push_back(path);
       continue;
@@ -496,9 +509,17 @@ void Reconciler::IssueReady() {
     ready_.push_back(delayed_.begin()->second);
     delayed_.erase(delayed_.begin());
   }
+  // Half the window per multi, so that one multi is on the wire while the answer to the other
+  // is handled here.
+  const size_t batch_target = std::clamp<size_t>(options_.max_in_flight / 2, 1, kMaxBatch);
   std::vector<std::string> batch;
   size_t batch_bytes = 0;
-  while (!ready_.empty() && outstanding_ops_ + batch.size() < options_.max_in_flight && connected_) {
+  while (!ready_.empty() && connected_) {
+    const size_t in_flight = outstanding_ops_ + batch.size();
+    if (in_flight >= options_.max_in_flight) break;
+    // Wait for room for a whole multi: refilling the window as each op completes would break
+    // a backlog into ever smaller multis.
+    if (batch.empty() && outstanding_ops_ > 0 && options_.max_in_flight - outstanding_ops_ < batch_target) break;
     std::string path = std::move(ready_.front());
     ready_.pop_front();
     PathWork* work = Prepare(path);
@@ -510,7 +531,7 @@ void Reconciler::IssueReady() {
       IssueOne(path, *work);
       continue;
     }
-    const size_t bytes = desired.path.size() + desired.data.size();
+    const size_t bytes = desired.path.size() + desired.data.size() + kOpOverhead;
     if (bytes >= kMaxBatchBytes) {  // a large node goes alone, so no multi nears jute.maxbuffer
       IssueOne(path, *work);
       continue;
@@ -519,10 +540,11 @@ void Reconciler::IssueReady() {
       IssueBatch(batch);
       batch_bytes = 0;
     }
+    CreateMissingParents(desired);
     batch_bytes += bytes;
     work->in_batch = true;
     batch.push_back(std::move(path));
-    if (batch.size() >= kMaxBatch) {
+    if (batch.size() >= batch_target) {
       IssueBatch(batch);
       batch_bytes = 0;
     }
@@ -531,11 +553,34 @@ void Reconciler::IssueReady() {
   // Watches on the nodes we put, once nothing else waits: an extra request per node would halve
   // the drain rate of a backlog.
   if (connected_ && ready_.empty() && outstanding_ops_ == 0) {
-    for (size_t i = 0; i < kMaxBatch && !to_watch_.empty(); ++i) {
+    for (size_t i = 0; i < kWatchesPerPass && !to_watch_.empty(); ++i) {
       WatchNode(session_->handle(), to_watch_.front());
       to_watch_.pop_front();
     }
     if (!to_watch_.empty()) Notify();  // more next round
+  }
+}
+
+// A multi of creates fails whole when one parent is missing, and its paths then find their
+// parents one by one. So the ancestors not known to exist are created first, shallowest first,
+// on the same connection: ZooKeeper runs one session's requests in order, so the multi sent
+// after them finds them. Their answers hardly matter: if one fails, so does the multi, and the
+// paths in it take the slow way, which reports the error.
+void Reconciler::CreateMissingParents(const Intent& desired) {
+  std::vector<std::string> missing;  // deepest first
+  for (size_t slash = desired.path.rfind('/'); slash != 0 && slash != std::string::npos;
+       slash = desired.path.rfind('/', slash - 1)) {
+    std::string parent = desired.path.substr(0, slash);
+    if (known_parents_.count(parent)) break;
+    missing.push_back(std::move(parent));
+  }
+  for (auto parent = missing.rbegin(); parent != missing.rend(); ++parent) {
+    const uint64_t token = next_token_++;
+    if (IssueStep(session_->handle(), Step(StepKind::kCreateParent, *parent), desired, token, mailbox_.get()) != ZOK) {
+      return;
+    }
+    parent_calls_.emplace(token, *parent);
+    known_parents_.insert(std::move(*parent));
   }
 }
 
@@ -623,11 +668,13 @@ void Reconciler::IssueBatch(std::vector<std::string>& paths) {
 
 void Reconciler::RunExpire() {
   next_expire_ = Clock::now() + kExpireEvery;
-  std::set<uint64_t> keep;
+  // A call is out for these (its outcome decides), or they are applied or parked and only wait
+  // for FlushResolved to record it.
+  std::set<uint64_t> keep(to_mark_applied_.begin(), to_mark_applied_.end());
+  for (const auto& [seqs, reason] : to_mark_failed_) keep.insert(seqs.begin(), seqs.end());
   for (const auto& [path, work] : work_) {
-    if (work.waiting && !work.reassert) {  // a call is out: its outcome decides
-      for (const SpooledIntent& r : work.batch) keep.insert(r.seq);
-    }
+    if (!work.waiting || work.reassert) continue;
+    for (const SpooledIntent& r : work.batch) keep.insert(r.seq);
   }
   Result<std::vector<SpooledIntent>> expired = spool_->Expire(WallMs(), keep);
   if (!expired.ok()) {

@@ -3,8 +3,9 @@
 // One thread owns all apply state; ZooKeeper completions and watcher events only enqueue and wake
 // it. Per path, intents are applied in sequence order; successive intents for a path that wait
 // together are coalesced (only the last is sent; all are marked applied). Calls are pipelined up
-// to max_in_flight. Retries live here and nowhere else: uncertain outcomes restart a path's task
-// once connected, conflicts back off exponentially.
+// to max_in_flight, fresh creates batched into multis (with their missing parents sent just
+// ahead). Retries live here and nowhere else: uncertain outcomes restart a path's task once
+// connected, conflicts back off exponentially.
 #pragma once
 
 #include <chrono>
@@ -15,6 +16,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_set>
 
 #include "reconciler/apply_task.h"
 #include "zk/zk_calls.h"
@@ -80,6 +82,7 @@ class Reconciler : public CompletionSink {
   void IssueOne(const std::string& path, PathWork& work);
   static Step SubmissionFailed(const std::string& path, int rc);
   void IssueBatch(std::vector<std::string>& paths);
+  void CreateMissingParents(const Intent& desired);
   void RunExpire();
   void FlushResolved();
   void Emit(RegistrarEvent event);
@@ -121,6 +124,8 @@ class Reconciler : public CompletionSink {
   std::deque<std::string> ready_;                 // paths whose next call can be sent
   std::multimap<Clock::time_point, std::string> delayed_;  // paths in backoff
   std::deque<std::string> to_watch_;                        // applied puts still without a watch
+  std::unordered_set<std::string> known_parents_;  // created (or asked to be) on this connection
+  std::map<uint64_t, std::string> parent_calls_;   // token -> the parent it creates
   uint64_t next_token_ = 1;
   // Calls with tokens from here on went out on the current handle. A ZSESSIONEXPIRED answer to one
   // of them while the handle still says CONNECTED means the server ended the session without

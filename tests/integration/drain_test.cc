@@ -1,0 +1,152 @@
+// How a backlog reaches a real server: fresh creates go in multis, missing parents are made once
+// ahead of them, and whatever the window, everything ends applied.
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+#include "registrar_fixture.h"
+#include "zk_probe.h"
+#include "zkspool/spool.h"
+
+namespace zkspool {
+namespace {
+
+using testing::ZkProbe;
+
+class DrainTest : public testing::RegistrarFixture {
+ protected:
+  // Appends `intents` straight to the spool, as a process that ran while ZooKeeper was away
+  // would have left them, so that the registrar opened next finds one backlog.
+  std::vector<uint64_t> Spool(const std::string& spool, const std::vector<Intent>& intents) {
+    SpoolOptions options;
+    options.durability = Durability::kBuffered;
+    auto opened = Spool::Open(dir_.Sub(spool), options);
+    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+    std::vector<uint64_t> tickets;
+    if (!opened.ok()) return tickets;
+    for (const Intent& intent : intents) tickets.push_back(Must((*opened)->Append(intent)));
+    return tickets;
+  }
+
+  // Paths are applied in order each, not all in one order: every ticket is waited for.
+  static void WaitAll(Registrar& registrar, const std::vector<uint64_t>& tickets) {
+    for (uint64_t ticket : tickets) ASSERT_EQ(Wait(registrar, ticket), Outcome::kApplied) << ticket;
+  }
+
+  // The zxid of a new marker node: ZooKeeper gives every write request one, so the difference
+  // between two markers (within one leader epoch) counts the writes made in between.
+  static int64_t MarkZxid(ZkProbe& probe, const std::string& marker) {
+    EXPECT_EQ(probe.Create(marker, ""), ZOK);
+    Stat stat{};
+    EXPECT_EQ(zoo_exists(probe.handle(), marker.c_str(), 0, &stat), ZOK);
+    return stat.czxid;
+  }
+};
+
+Intent Put(const std::string& path, const std::string& data) {
+  Intent intent;
+  intent.path = path;
+  intent.data = data;
+  return intent;
+}
+
+Intent Delete(const std::string& path) {
+  Intent intent;
+  intent.op = Op::kDelete;
+  intent.path = path;
+  return intent;
+}
+
+TEST_F(DrainTest, BacklogUnderMissingParentsTakesOneWritePerMultiNotPerRegistration) {
+  constexpr int kCount = 2000;
+  std::vector<Intent> intents;
+  for (int i = 0; i < kCount; ++i) {
+    intents.push_back(Put("/deep/a/b/c" + std::to_string(i % 4) + "/n" + std::to_string(i), "d" + std::to_string(i)));
+  }
+  const std::vector<uint64_t> tickets = Spool("spool", intents);
+
+  ZkProbe probe(zk_->ConnectString());
+  const int64_t before = MarkZxid(probe, "/marker-before");
+  auto registrar = Open(Options());
+  ASSERT_NO_FATAL_FAILURE(WaitAll(*registrar, tickets));
+  const int64_t writes = MarkZxid(probe, "/marker-after") - before - 1;
+
+  const int64_t session = registrar->Stats().session_id;
+  size_t children = 0;
+  for (int c = 0; c < 4; ++c) children += probe.Children("/deep/a/b/c" + std::to_string(c)).size();
+  EXPECT_EQ(children, static_cast<size_t>(kCount));
+  for (int i = 0; i < kCount; i += 97) {
+    auto node = probe.Get("/deep/a/b/c" + std::to_string(i % 4) + "/n" + std::to_string(i));
+    ASSERT_TRUE(node.has_value()) << i;
+    EXPECT_EQ(node->data, "d" + std::to_string(i));
+    EXPECT_EQ(node->ephemeral_owner, session);
+  }
+  // Expected: the session, 7 parents and 4 multis of 500. Sent one at a time, or with every
+  // path finding its parents on its own, it would be thousands.
+  EXPECT_LE(writes, kCount / 50) << "writes to ZooKeeper for " << kCount << " registrations";
+  EXPECT_GE(writes, 1 + 7 + kCount / 500);
+}
+
+TEST_F(DrainTest, ParentDeletedFromOutsideIsMadeAgain) {
+  auto registrar = Open(Options());
+  ZkProbe probe(zk_->ConnectString());
+  ASSERT_EQ(Wait(*registrar, Must(registrar->Register("/gone/dir/first", "x"))), Outcome::kApplied);
+  ASSERT_EQ(Wait(*registrar, Must(registrar->Deregister("/gone/dir/first"))), Outcome::kApplied);
+  // The registrar made these parents and remembers them; they vanish behind its back.
+  ASSERT_EQ(probe.Delete("/gone/dir"), ZOK);
+  ASSERT_EQ(probe.Delete("/gone"), ZOK);
+
+  // From several threads, so that registrations arrive together and go in multis.
+  std::vector<std::thread> threads;
+  std::vector<std::vector<uint64_t>> tickets(4);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        tickets[t].push_back(
+            Must(registrar->Register("/gone/dir/n" + std::to_string(t * 100 + i), "v" + std::to_string(i))));
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (const auto& of_thread : tickets) ASSERT_NO_FATAL_FAILURE(WaitAll(*registrar, of_thread));
+  EXPECT_EQ(probe.Children("/gone/dir").size(), 400u);
+  EXPECT_EQ(probe.Get("/gone/dir/n399")->data, "v99");
+  EXPECT_EQ(registrar->Stats().failed, 0u);
+}
+
+// Batches are half the window; a window of 1, 2 or 3 must still drain puts, updates and deletes.
+TEST_F(DrainTest, EveryWindowSizeDrainsToTheExactState) {
+  for (size_t window : {1u, 2u, 3u}) {
+    SCOPED_TRACE("max_in_flight " + std::to_string(window));
+    const std::string root = "/w" + std::to_string(window);
+    const std::string spool = "spool" + std::to_string(window);
+    std::vector<Intent> intents;
+    for (int i = 0; i < 100; ++i) intents.push_back(Put(root + "/d" + std::to_string(i % 3) + "/n" + std::to_string(i), "r"));
+    for (int i = 0; i < 10; ++i) intents.push_back(Put(root + "/d" + std::to_string(i % 3) + "/n" + std::to_string(i), "u"));
+    for (int i = 90; i < 100; ++i) intents.push_back(Delete(root + "/d" + std::to_string(i % 3) + "/n" + std::to_string(i)));
+    const std::vector<uint64_t> tickets = Spool(spool, intents);
+
+    RegistrarOptions options = Options(spool);
+    options.max_in_flight = window;
+    auto registrar = Open(options);
+    ASSERT_NO_FATAL_FAILURE(WaitAll(*registrar, tickets));
+    ZkProbe probe(zk_->ConnectString());
+    size_t children = 0;
+    for (int d = 0; d < 3; ++d) children += probe.Children(root + "/d" + std::to_string(d)).size();
+    EXPECT_EQ(children, 90u);
+    for (int i = 0; i < 100; ++i) {
+      auto node = probe.Get(root + "/d" + std::to_string(i % 3) + "/n" + std::to_string(i));
+      if (i >= 90) {
+        EXPECT_FALSE(node.has_value()) << i;
+      } else {
+        ASSERT_TRUE(node.has_value()) << i;
+        EXPECT_EQ(node->data, i < 10 ? "u" : "r") << i;
+      }
+    }
+    ASSERT_TRUE(registrar->Close().ok());
+  }
+}
+
+}  // namespace
+}  // namespace zkspool
