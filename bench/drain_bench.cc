@@ -2,17 +2,26 @@
 // what the caller sees while the leader dies. Every figure is measured in this one run, against
 // baselines measured in the same run on the same ensemble:
 //   raw        a pipelined zoo_acreate loop with no spool (the single-op ceiling)
+//   raw multi  a pipelined zoo_amulti loop with no spool, shaped as the reconciler sends them
+//              (the batching ceiling)
 //   sequential one synchronous zoo_create at a time (replaying a Redis-style cache)
 //   reconciler zkspool draining the same number of pending intents from its spool
-// Usage: drain_bench [COUNT]   (default 10000; ZKSPOOL_BENCH_WINDOW overrides max_in_flight)
+// raw, raw multi and reconciler run `--repetitions` times (alternating) and report the median.
+// Usage: drain_bench [COUNT] [--repetitions N] [--sweep]
+//   COUNT          registrations per line (default 10000)
+//   --sweep        only the raw multi loop, for batch sizes x multis in flight (how the
+//                  reconciler's batch size was chosen)
+//   ZKSPOOL_BENCH_WINDOW  overrides the reconciler's max_in_flight (default 1000)
 #include <zookeeper/zookeeper.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -49,6 +58,7 @@ zhandle_t* Connect(const std::string& hosts) {
         }
       },
       30000, nullptr, nullptr, 0);
+  zoo_set_servers_resolution_delay(zh, 10'000);  // as zkspool's session does: only batching differs
   std::unique_lock lock(waiter.mu);
   waiter.cv.wait_for(lock, 30s, [] { return waiter.connected; });
   waiter.connected = false;
@@ -100,6 +110,69 @@ double RawPipelined(const std::string& hosts, int count, int window, const std::
   return seconds;
 }
 
+// The batching ceiling: creates sent `batch` to a zoo_amulti, up to `window` multis in flight.
+double RawMulti(const std::string& hosts, int count, int batch, int window, const std::string& parent) {
+  struct Multi {
+    std::vector<std::string> paths, data;
+    std::vector<zoo_op_t> ops;
+    std::vector<zoo_op_result_t> results;
+    std::vector<std::array<char, 16>> created;
+  };
+  std::vector<Multi> multis((count + batch - 1) / batch);
+  for (size_t m = 0; m < multis.size(); ++m) {  // built before the clock starts, as raw's are cheap
+    Multi& multi = multis[m];
+    const int n = std::min(batch, count - static_cast<int>(m) * batch);
+    for (int i = 0; i < n; ++i) {
+      const int k = static_cast<int>(m) * batch + i;
+      multi.paths.push_back(parent + "/n" + std::to_string(k));
+      multi.data.push_back("endpoint-" + std::to_string(k));
+    }
+    multi.ops.resize(n);
+    multi.results.resize(n);
+    multi.created.resize(n);
+    for (int i = 0; i < n; ++i) {
+      zoo_create_op_init(&multi.ops[i], multi.paths[i].c_str(), multi.data[i].data(),
+                         static_cast<int>(multi.data[i].size()), &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL,
+                         multi.created[i].data(), static_cast<int>(multi.created[i].size()));
+    }
+  }
+  zhandle_t* zh = Connect(hosts);
+  MakeParent(zh, parent);
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    int outstanding = 0;
+    size_t done = 0;
+    int errors = 0;
+  } state;
+  auto start = Clock::now();
+  for (Multi& multi : multis) {
+    {
+      std::unique_lock lock(state.mu);
+      state.cv.wait(lock, [&] { return state.outstanding < window; });
+      ++state.outstanding;
+    }
+    zoo_amulti(
+        zh, static_cast<int>(multi.ops.size()), multi.ops.data(), multi.results.data(),
+        [](int rc, const void* ctx) {
+          auto* s = static_cast<State*>(const_cast<void*>(ctx));
+          std::lock_guard lock(s->mu);
+          --s->outstanding;
+          ++s->done;
+          if (rc != ZOK) ++s->errors;
+          s->cv.notify_all();
+        },
+        &state);
+  }
+  std::unique_lock lock(state.mu);
+  state.cv.wait(lock, [&] { return state.done == multis.size(); });
+  double seconds = Seconds(Clock::now() - start);
+  lock.unlock();
+  if (state.errors) std::printf("raw multi: %d errors\n", state.errors);
+  zookeeper_close(zh);
+  return seconds;
+}
+
 double Sequential(const std::string& hosts, int count) {
   zhandle_t* zh = Connect(hosts);
   MakeParent(zh, "/seq");
@@ -126,8 +199,12 @@ zkspool::RegistrarOptions Options(const std::string& dir, const std::string& hos
   return o;
 }
 
-// Spools `count` registrations with ZooKeeper unreachable, then times the drain from Open.
-double ReconcilerDrain(const std::string& dir, const std::string& hosts, int count) {
+// The reconciler's multis: half its window each, at most 1000 creates (see reconciler.cc).
+int ReconcilerBatch() { return std::clamp<int>(static_cast<int>(Options("", "").max_in_flight / 2), 1, 1000); }
+
+// Spools `count` registrations under `parent` with ZooKeeper unreachable, then times the drain
+// from the session's first SyncConnected. The parent does not exist yet: making it is timed.
+double ReconcilerDrain(const std::string& dir, const std::string& hosts, int count, const std::string& parent) {
   {
     zkspool::SpoolOptions so;
     so.durability = zkspool::Durability::kBuffered;  // filling the backlog is not what is timed
@@ -135,7 +212,7 @@ double ReconcilerDrain(const std::string& dir, const std::string& hosts, int cou
     auto spool = zkspool::Spool::Open(dir, so);
     for (int i = 0; i < count; ++i) {
       zkspool::Intent intent;
-      intent.path = "/rec/n" + std::to_string(i);
+      intent.path = parent + "/n" + std::to_string(i);
       intent.data = "endpoint-" + std::to_string(i);
       if (!(*spool)->Append(intent).ok()) std::abort();
     }
@@ -155,6 +232,21 @@ double ReconcilerDrain(const std::string& dir, const std::string& hosts, int cou
   if (!outcome.ok()) std::printf("reconciler: %s\n", outcome.status().ToString().c_str());
   (void)(*registrar)->Close();
   return seconds;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+void Sweep(const std::string& hosts, int count) {
+  int run = 0;
+  for (int batch : {50, 200, 500, 1000}) {
+    for (int window : {1, 2, 4, 8}) {
+      const double t = RawMulti(hosts, count, batch, window, "/sweep" + std::to_string(run++));
+      std::printf("raw multi  %4d creates per multi, %d in flight  %7.3f s %9.0f /s\n", batch, window, t, count / t);
+    }
+  }
 }
 
 struct Percentiles {
@@ -182,7 +274,21 @@ Percentiles RegisterLatency(zkspool::Registrar& registrar, const std::string& pr
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int count = argc > 1 ? std::stoi(argv[1]) : 10000;
+  int count = 10000;
+  int repetitions = 3;
+  bool sweep = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--sweep") == 0) {
+      sweep = true;
+    } else if (std::strcmp(argv[i], "--repetitions") == 0 && i + 1 < argc) {
+      repetitions = std::max(1, std::atoi(argv[++i]));
+    } else if (std::atoi(argv[i]) > 0) {
+      count = std::atoi(argv[i]);
+    } else {
+      std::fprintf(stderr, "usage: drain_bench [COUNT] [--repetitions N] [--sweep]\n");
+      return 2;
+    }
+  }
   zkspool::testing::EnsembleOptions eo;
   eo.members = 3;
   eo.force_sync = true;  // ZooKeeper's production default: the txn log is fsync'd per commit
@@ -194,14 +300,32 @@ int main(int argc, char** argv) {
               eo.tick_ms);
 
   RawPipelined(hosts, count, 1000, "/warmup");  // the servers' JIT warms up on this, untimed
-  const double raw = RawPipelined(hosts, count, 1000, "/raw");
+  if (sweep) {
+    Sweep(hosts, count);
+    std::filesystem::remove_all(scratch);
+    return 0;
+  }
+  const int batch = ReconcilerBatch();
+  const int window = static_cast<int>(Options("", "").max_in_flight) / batch;
+  std::vector<double> raws, multis, recs;
+  for (int r = 0; r < repetitions; ++r) {
+    const std::string run = std::to_string(r);
+    raws.push_back(RawPipelined(hosts, count, 1000, "/raw" + run));
+    multis.push_back(RawMulti(hosts, count, batch, window, "/multi" + run));
+    recs.push_back(ReconcilerDrain(scratch + "/drain" + run, hosts, count, "/rec" + run));
+  }
+  const double raw = Median(raws), multi = Median(multis), rec = Median(recs);
   const double seq = Sequential(hosts, count);
-  const double rec = ReconcilerDrain(scratch + "/drain", hosts, count);
-  std::printf("%-34s %9.3f s %9.0f /s\n", "raw pipelined zoo_acreate", raw, count / raw);
-  std::printf("%-34s %9.3f s %9.0f /s\n", "sequential synchronous replay", seq, count / seq);
-  std::printf("%-34s %9.3f s %9.0f /s\n", "reconciler drain (from connected)", rec, count / rec);
+  std::printf("medians of %d runs\n", repetitions);
+  std::printf("%-40s %9.3f s %9.0f /s\n", "raw pipelined zoo_acreate", raw, count / raw);
+  char multi_line[64];
+  std::snprintf(multi_line, sizeof multi_line, "raw pipelined zoo_amulti (%d x %d)", window, batch);
+  std::printf("%-40s %9.3f s %9.0f /s\n", multi_line, multi, count / multi);
+  std::printf("%-40s %9.3f s %9.0f /s  (once)\n", "sequential synchronous replay", seq, count / seq);
+  std::printf("%-40s %9.3f s %9.0f /s\n", "reconciler drain (from connected)", rec, count / rec);
   std::printf("ratio reconciler/raw        %.2fx (target >= 1.0)\n", raw / rec);
   std::printf("ratio reconciler/sequential %.2fx (target >= 10)\n", seq / rec);
+  std::printf("ratio reconciler/raw multi  %.2fx (the batching ceiling)\n", multi / rec);
 
   // Recovery: the backlog builds while quorum is lost; time from quorum restored to drained.
   {
