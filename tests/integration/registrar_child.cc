@@ -1,7 +1,10 @@
-// A process that owns a spool through a Registrar, for tests that kill -9 it. Registers
-// /svc/n0 .. /svc/n<N-1> (ephemeral, data "v<i>"), waits until they are applied, prints
-// "applied <session id>" and then idles until it is killed.
+// A process that owns a spool through a Registrar, for tests that kill -9 it or restart it.
+// Registers /svc/n0 .. /svc/n<N-1> (ephemeral, data "v<i>"), waits until they are applied, prints
+// "applied <session id>" and then idles until it is killed, or until it reads the line
+// "close-keep-session" on stdin: then it calls Close(kKeepSession), as a service does before a
+// planned restart, and exits 0 (1 if Close failed).
 #include <cstdio>
+#include <iostream>
 #include <string>
 #include <thread>
 
@@ -34,5 +37,10 @@ int main(int argc, char** argv) {
   }
   std::printf("applied %lld\n", static_cast<long long>((*registrar)->Stats().session_id));
   std::fflush(stdout);
-  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  for (std::string line; std::getline(std::cin, line);) {
+    if (line == "close-keep-session") {
+      return (*registrar)->Close(zkspool::Registrar::CloseMode::kKeepSession).ok() ? 0 : 1;
+    }
+  }
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));  // stdin closed: wait for the kill
 }

@@ -249,27 +249,43 @@ TEST_F(RegistrarTest, CloseEndsTheSessionAndOpenReassertsTheDesiredState) {
   EXPECT_EQ(probe.Get("/close/a")->ephemeral_owner, registrar->Stats().session_id);
 }
 
-// A child process that owns the spool and is killed with SIGKILL.
+// A child process that owns the spool and is killed with SIGKILL, or closes keeping its session.
 class RegistrarChild {
  public:
   RegistrarChild(const std::string& spool, const std::string& hosts, int count, int session_timeout_ms) {
-    int fds[2];
+    int fds[2], in[2];
     EXPECT_EQ(::pipe(fds), 0);
+    EXPECT_EQ(::pipe(in), 0);
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(fds[1], STDOUT_FILENO);
+      ::dup2(in[0], STDIN_FILENO);
       ::close(fds[0]);
+      ::close(in[1]);
       std::string n = std::to_string(count), t = std::to_string(session_timeout_ms);
       ::execl(ZKSPOOL_REGISTRAR_CHILD, ZKSPOOL_REGISTRAR_CHILD, spool.c_str(), hosts.c_str(), n.c_str(), t.c_str(),
               nullptr);
       ::_exit(127);
     }
     ::close(fds[1]);
+    ::close(in[0]);
     out_ = ::fdopen(fds[0], "r");
+    in_ = in[1];
   }
   ~RegistrarChild() {
     Kill();
     if (out_) std::fclose(out_);
+    if (in_ >= 0) ::close(in_);
+  }
+  // Asks the child to Close(kKeepSession) and exit; returns its exit status (-1 if it did not
+  // exit normally).
+  int CloseKeepingSession() {
+    const std::string line = "close-keep-session\n";
+    EXPECT_EQ(::write(in_, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
   // Waits for "applied <session>"; returns the session id, or 0 if the child died first.
   int64_t WaitApplied() {
@@ -287,6 +303,7 @@ class RegistrarChild {
  private:
   pid_t pid_ = -1;
   FILE* out_ = nullptr;
+  int in_ = -1;
 };
 
 TEST_F(RegistrarTest, KillNineAndRestartWithinTheSessionTimeoutResumesTheSession) {
@@ -303,6 +320,29 @@ TEST_F(RegistrarTest, KillNineAndRestartWithinTheSessionTimeoutResumesTheSession
   EXPECT_EQ(registrar->Stats().sessions_started, 0u);
   uint64_t t = Must(registrar->Register("/svc/after", "x"));
   EXPECT_EQ(Wait(*registrar, t), Outcome::kApplied);
+  for (int i = 0; i < 20; ++i) {
+    auto node = probe.Get("/svc/n" + std::to_string(i));
+    ASSERT_TRUE(node.has_value());
+    EXPECT_EQ(node->ephemeral_owner, session);
+  }
+  EXPECT_EQ(probe.DeletedEvents(), 0) << "watchers saw the registration flap";
+}
+
+// A planned restart: Close(kKeepSession), exit, Open again within the session timeout.
+TEST_F(RegistrarTest, CloseKeepingTheSessionAndReopeningResumesItWithoutAFlap) {
+  RegistrarChild child(dir_.Sub("spool"), zk_->ConnectString(), 20, 20000);
+  const int64_t session = child.WaitApplied();
+  ASSERT_NE(session, 0);
+  ZkProbe probe(zk_->ConnectString());
+  for (int i = 0; i < 20; ++i) probe.Watch("/svc/n" + std::to_string(i));
+  ASSERT_EQ(child.CloseKeepingSession(), 0);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(probe.Get("/svc/n" + std::to_string(i)).has_value()) << i;
+
+  auto registrar = Open(Options());
+  ASSERT_TRUE(Eventually([&] { return registrar->Stats().session_state == SessionState::kConnected; }, 20s));
+  EXPECT_EQ(registrar->Stats().session_id, session) << "the kept session was not resumed";
+  EXPECT_EQ(registrar->Stats().sessions_started, 0u);
+  ASSERT_EQ(Wait(*registrar, Must(registrar->Register("/svc/after", "x"))), Outcome::kApplied);
   for (int i = 0; i < 20; ++i) {
     auto node = probe.Get("/svc/n" + std::to_string(i));
     ASSERT_TRUE(node.has_value());
