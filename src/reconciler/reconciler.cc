@@ -38,6 +38,7 @@ constexpr size_t kMaxBatch = 1000;
 constexpr size_t kMaxBatchBytes = 256 * 1024;
 constexpr size_t kOpOverhead = 64;
 constexpr size_t kWatchesPerPass = 200;
+constexpr size_t kMaxKnownParents = 65'536;  // past this it starts over: a few parents made again
 
 }  // namespace
 
@@ -299,6 +300,7 @@ void Reconciler::HandleCompletion(const Completion& c) {
   if (auto parent = parent_calls_.find(c.token); parent != parent_calls_.end()) {
     if (c.rc != ZOK && c.rc != ZNODEEXISTS) known_parents_.erase(parent->second);
     parent_calls_.erase(parent);
+    --outstanding_ops_;
     return;
   }
   auto token = outstanding_.find(c.token);
@@ -525,6 +527,11 @@ void Reconciler::IssueReady() {
     PathWork* work = Prepare(path);
     if (work == nullptr || work->in_batch) continue;  // queued twice: one call per path at a time
     const Intent& desired = work->task->desired();
+    if (work->step.kind == StepKind::kCreateParent && PutPending(work->step.path)) {
+      work->not_before = now + kRetryDelay;  // that node's own intent creates it, as it says
+      delayed_.emplace(work->not_before, path);
+      continue;
+    }
     const bool batchable = work->step.kind == StepKind::kCreate && !work->alone &&
                            desired.mode != NodeMode::kPersistentWithTtl;
     if (!batchable) {
@@ -565,13 +572,18 @@ void Reconciler::IssueReady() {
 // parents one by one. So the ancestors not known to exist are created first, shallowest first,
 // on the same connection: ZooKeeper runs one session's requests in order, so the multi sent
 // after them finds them. Their answers hardly matter: if one fails, so does the multi, and the
-// paths in it take the slow way, which reports the error.
+// paths in it take the slow way, which reports the error. An ancestor with a put of its own is
+// left to it (an empty persistent parent would take the place of, say, its container or
+// ephemeral node): it is in this multi or an earlier one, or else the multi fails and its paths
+// wait for it one by one.
 void Reconciler::CreateMissingParents(const Intent& desired) {
+  if (known_parents_.size() >= kMaxKnownParents) known_parents_.clear();
   std::vector<std::string> missing;  // deepest first
   for (size_t slash = desired.path.rfind('/'); slash != 0 && slash != std::string::npos;
        slash = desired.path.rfind('/', slash - 1)) {
     std::string parent = desired.path.substr(0, slash);
     if (known_parents_.count(parent)) break;
+    if (PutPending(parent)) return;
     missing.push_back(std::move(parent));
   }
   for (auto parent = missing.rbegin(); parent != missing.rend(); ++parent) {
@@ -580,8 +592,17 @@ void Reconciler::CreateMissingParents(const Intent& desired) {
       return;
     }
     parent_calls_.emplace(token, *parent);
+    ++outstanding_ops_;
     known_parents_.insert(std::move(*parent));
   }
+}
+
+bool Reconciler::PutPending(const std::string& path) const {
+  auto it = work_.find(path);
+  if (it == work_.end()) return false;
+  const PathWork& work = it->second;
+  if (!work.queued.empty()) return work.queued.back().intent.op == Op::kPut;
+  return !work.batch.empty() && work.batch.back().intent.op == Op::kPut;
 }
 
 Reconciler::PathWork* Reconciler::Prepare(const std::string& path) {
@@ -668,12 +689,13 @@ void Reconciler::IssueBatch(std::vector<std::string>& paths) {
 
 void Reconciler::RunExpire() {
   next_expire_ = Clock::now() + kExpireEvery;
-  // A call is out for these (its outcome decides), or they are applied or parked and only wait
-  // for FlushResolved to record it.
+  // A call is out for these (its outcome decides) or they are in the multi being built (this
+  // may run from Prepare meanwhile), or they are applied or parked and only wait for
+  // FlushResolved to record it.
   std::set<uint64_t> keep(to_mark_applied_.begin(), to_mark_applied_.end());
   for (const auto& [seqs, reason] : to_mark_failed_) keep.insert(seqs.begin(), seqs.end());
   for (const auto& [path, work] : work_) {
-    if (!work.waiting || work.reassert) continue;
+    if ((!work.waiting && !work.in_batch) || work.reassert) continue;
     for (const SpooledIntent& r : work.batch) keep.insert(r.seq);
   }
   Result<std::vector<SpooledIntent>> expired = spool_->Expire(WallMs(), keep);

@@ -83,6 +83,8 @@ class Reconciler : public CompletionSink {
   static Step SubmissionFailed(const std::string& path, int rc);
   void IssueBatch(std::vector<std::string>& paths);
   void CreateMissingParents(const Intent& desired);
+  // True if the last intent waiting for `path` (or the node being re-asserted there) is a put.
+  bool PutPending(const std::string& path) const;
   void RunExpire();
   void FlushResolved();
   void Emit(RegistrarEvent event);
@@ -125,7 +127,7 @@ class Reconciler : public CompletionSink {
   std::multimap<Clock::time_point, std::string> delayed_;  // paths in backoff
   std::deque<std::string> to_watch_;                        // applied puts still without a watch
   std::unordered_set<std::string> known_parents_;  // created (or asked to be) on this connection
-  std::map<uint64_t, std::string> parent_calls_;   // token -> the parent it creates
+  std::map<uint64_t, std::string> parent_calls_;   // token -> the parent it creates (in outstanding_ops_)
   uint64_t next_token_ = 1;
   // Calls with tokens from here on went out on the current handle. A ZSESSIONEXPIRED answer to one
   // of them while the handle still says CONNECTED means the server ended the session without
