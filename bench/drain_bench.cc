@@ -69,43 +69,58 @@ void MakeParent(zhandle_t* zh, const std::string& path) {
   zoo_create(zh, path.c_str(), nullptr, -1, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT, nullptr, 0);
 }
 
+// Calls in flight, at most `limit` at a time; each completion frees its slot.
+class InFlight {
+ public:
+  explicit InFlight(int limit) : limit_(limit) {}
+  void Acquire() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return outstanding_ < limit_; });
+    ++outstanding_;
+  }
+  // Waits until `calls` calls have completed; returns how many of them failed.
+  int WaitDone(size_t calls) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return done_ == calls; });
+    return errors_;
+  }
+  static void OnString(int rc, const char*, const void* self) { Release(rc, self); }
+  static void OnVoid(int rc, const void* self) { Release(rc, self); }
+
+ private:
+  static void Release(int rc, const void* self) {
+    auto* in_flight = static_cast<InFlight*>(const_cast<void*>(self));
+    std::lock_guard lock(in_flight->mu_);
+    --in_flight->outstanding_;
+    ++in_flight->done_;
+    if (rc != ZOK) ++in_flight->errors_;
+    in_flight->cv_.notify_all();
+  }
+
+  const int limit_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int outstanding_ = 0;
+  size_t done_ = 0;
+  int errors_ = 0;
+};
+
 // The single-op ceiling: creates in flight up to `window` at a time.
 double RawPipelined(const std::string& hosts, int count, int window, const std::string& parent) {
   zhandle_t* zh = Connect(hosts);
   MakeParent(zh, parent);
-  struct State {
-    std::mutex mu;
-    std::condition_variable cv;
-    int outstanding = 0;
-    int done = 0;
-    int errors = 0;
-  } state;
+  InFlight in_flight(window);
   auto start = Clock::now();
   for (int i = 0; i < count; ++i) {
-    {
-      std::unique_lock lock(state.mu);
-      state.cv.wait(lock, [&] { return state.outstanding < window; });
-      ++state.outstanding;
-    }
+    in_flight.Acquire();
     std::string path = parent + "/n" + std::to_string(i);
     std::string data = "endpoint-" + std::to_string(i);
-    zoo_acreate(
-        zh, path.c_str(), data.data(), static_cast<int>(data.size()), &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL,
-        [](int rc, const char*, const void* ctx) {
-          auto* s = static_cast<State*>(const_cast<void*>(ctx));
-          std::lock_guard lock(s->mu);
-          --s->outstanding;
-          ++s->done;
-          if (rc != ZOK) ++s->errors;
-          s->cv.notify_all();
-        },
-        &state);
+    zoo_acreate(zh, path.c_str(), data.data(), static_cast<int>(data.size()), &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL,
+                InFlight::OnString, &in_flight);
   }
-  std::unique_lock lock(state.mu);
-  state.cv.wait(lock, [&] { return state.done == count; });
-  double seconds = Seconds(Clock::now() - start);
-  lock.unlock();
-  if (state.errors) std::printf("raw: %d errors\n", state.errors);
+  const int errors = in_flight.WaitDone(count);
+  const double seconds = Seconds(Clock::now() - start);
+  if (errors) std::printf("raw: %d errors\n", errors);
   zookeeper_close(zh);
   return seconds;
 }
@@ -138,37 +153,16 @@ double RawMulti(const std::string& hosts, int count, int batch, int window, cons
   }
   zhandle_t* zh = Connect(hosts);
   MakeParent(zh, parent);
-  struct State {
-    std::mutex mu;
-    std::condition_variable cv;
-    int outstanding = 0;
-    size_t done = 0;
-    int errors = 0;
-  } state;
+  InFlight in_flight(window);
   auto start = Clock::now();
   for (Multi& multi : multis) {
-    {
-      std::unique_lock lock(state.mu);
-      state.cv.wait(lock, [&] { return state.outstanding < window; });
-      ++state.outstanding;
-    }
-    zoo_amulti(
-        zh, static_cast<int>(multi.ops.size()), multi.ops.data(), multi.results.data(),
-        [](int rc, const void* ctx) {
-          auto* s = static_cast<State*>(const_cast<void*>(ctx));
-          std::lock_guard lock(s->mu);
-          --s->outstanding;
-          ++s->done;
-          if (rc != ZOK) ++s->errors;
-          s->cv.notify_all();
-        },
-        &state);
+    in_flight.Acquire();
+    zoo_amulti(zh, static_cast<int>(multi.ops.size()), multi.ops.data(), multi.results.data(), InFlight::OnVoid,
+               &in_flight);
   }
-  std::unique_lock lock(state.mu);
-  state.cv.wait(lock, [&] { return state.done == multis.size(); });
-  double seconds = Seconds(Clock::now() - start);
-  lock.unlock();
-  if (state.errors) std::printf("raw multi: %d errors\n", state.errors);
+  const int errors = in_flight.WaitDone(multis.size());
+  const double seconds = Seconds(Clock::now() - start);
+  if (errors) std::printf("raw multi: %d errors\n", errors);
   zookeeper_close(zh);
   return seconds;
 }

@@ -22,7 +22,24 @@ using testing::Eventually;
 using testing::ZkEnsemble;
 using testing::ZkProbe;
 
-class RegistrarTest : public testing::RegistrarFixture {};
+class RegistrarTest : public testing::RegistrarFixture {
+ protected:
+  // Once the process that owned the spool is gone within its session timeout, Open resumes that
+  // session: its `count` nodes /svc/n<i> stay with it, and their watchers saw none deleted.
+  void ExpectOpenResumes(int64_t session, ZkProbe& probe, int count) {
+    auto registrar = Open(Options());
+    ASSERT_TRUE(Eventually([&] { return registrar->Stats().session_state == SessionState::kConnected; }, 20s));
+    EXPECT_EQ(registrar->Stats().session_id, session) << "the saved session was not resumed";
+    EXPECT_EQ(registrar->Stats().sessions_started, 0u);
+    EXPECT_EQ(Wait(*registrar, Must(registrar->Register("/svc/after", "x"))), Outcome::kApplied);
+    for (int i = 0; i < count; ++i) {
+      auto node = probe.Get("/svc/n" + std::to_string(i));
+      ASSERT_TRUE(node.has_value());
+      EXPECT_EQ(node->ephemeral_owner, session);
+    }
+    EXPECT_EQ(probe.DeletedEvents(), 0) << "watchers saw the registration flap";
+  }
+};
 
 TEST_F(RegistrarTest, RegisterUpdateDeregisterEndInTheExactState) {
   auto registrar = Open(Options());
@@ -313,19 +330,7 @@ TEST_F(RegistrarTest, KillNineAndRestartWithinTheSessionTimeoutResumesTheSession
   ZkProbe probe(zk_->ConnectString());
   for (int i = 0; i < 20; ++i) probe.Watch("/svc/n" + std::to_string(i));
   child.Kill();
-
-  auto registrar = Open(Options());
-  ASSERT_TRUE(Eventually([&] { return registrar->Stats().session_state == SessionState::kConnected; }, 20s));
-  EXPECT_EQ(registrar->Stats().session_id, session) << "the saved session was not resumed";
-  EXPECT_EQ(registrar->Stats().sessions_started, 0u);
-  uint64_t t = Must(registrar->Register("/svc/after", "x"));
-  EXPECT_EQ(Wait(*registrar, t), Outcome::kApplied);
-  for (int i = 0; i < 20; ++i) {
-    auto node = probe.Get("/svc/n" + std::to_string(i));
-    ASSERT_TRUE(node.has_value());
-    EXPECT_EQ(node->ephemeral_owner, session);
-  }
-  EXPECT_EQ(probe.DeletedEvents(), 0) << "watchers saw the registration flap";
+  ExpectOpenResumes(session, probe, 20);
 }
 
 // A planned restart: Close(kKeepSession), exit, Open again within the session timeout.
@@ -337,18 +342,7 @@ TEST_F(RegistrarTest, CloseKeepingTheSessionAndReopeningResumesItWithoutAFlap) {
   for (int i = 0; i < 20; ++i) probe.Watch("/svc/n" + std::to_string(i));
   ASSERT_EQ(child.CloseKeepingSession(), 0);
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(probe.Get("/svc/n" + std::to_string(i)).has_value()) << i;
-
-  auto registrar = Open(Options());
-  ASSERT_TRUE(Eventually([&] { return registrar->Stats().session_state == SessionState::kConnected; }, 20s));
-  EXPECT_EQ(registrar->Stats().session_id, session) << "the kept session was not resumed";
-  EXPECT_EQ(registrar->Stats().sessions_started, 0u);
-  ASSERT_EQ(Wait(*registrar, Must(registrar->Register("/svc/after", "x"))), Outcome::kApplied);
-  for (int i = 0; i < 20; ++i) {
-    auto node = probe.Get("/svc/n" + std::to_string(i));
-    ASSERT_TRUE(node.has_value());
-    EXPECT_EQ(node->ephemeral_owner, session);
-  }
-  EXPECT_EQ(probe.DeletedEvents(), 0) << "watchers saw the registration flap";
+  ExpectOpenResumes(session, probe, 20);
 }
 
 TEST_F(RegistrarTest, RestartAfterTheSessionTimeoutRecreatesTheNodes) {
