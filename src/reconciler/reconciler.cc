@@ -40,6 +40,20 @@ constexpr size_t kOpOverhead = 64;
 constexpr size_t kWatchesPerPass = 200;
 constexpr size_t kMaxKnownParents = 65'536;  // past this it starts over: a few parents made again
 
+// A handle abandoned to keep its session (Close(kKeepSession)) lives on and still calls into its
+// ZkSession and mailbox, so those must never be freed (a process closes this way just before it
+// exits). Holding them here rather than dropping the pointers keeps them reachable, so leak
+// checkers do not report them.
+void KeepUntilExit(std::unique_ptr<ZkSession> session, std::unique_ptr<CompletionMailbox> mailbox) {
+  struct Kept {
+    std::mutex mu;
+    std::vector<std::pair<std::unique_ptr<ZkSession>, std::unique_ptr<CompletionMailbox>>> handles;
+  };
+  static Kept* kept = new Kept;  // never destroyed: the handles outlive static destruction
+  std::lock_guard lock(kept->mu);
+  kept->handles.emplace_back(std::move(session), std::move(mailbox));
+}
+
 }  // namespace
 
 Reconciler::Reconciler(RegistrarOptions options, std::shared_ptr<Spool> spool, std::shared_ptr<spdlog::logger> log)
@@ -96,12 +110,9 @@ void Reconciler::Stop(Registrar::CloseMode mode) {
   outcome_cv_.notify_all();
   if (!session_) return;
   if (mode == Registrar::CloseMode::kKeepSession) {
-    // The handle lives on to keep the session; it still refers to these two, so they are leaked
-    // on purpose (a process closes this way just before it exits).
     session_->Abandon();
     mailbox_->Detach();
-    (void)session_.release();
-    (void)mailbox_.release();
+    KeepUntilExit(std::move(session_), std::move(mailbox_));
   } else {
     session_->Close();  // completions of outstanding calls arrive while it closes
     session_.reset();
