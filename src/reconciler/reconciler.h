@@ -67,6 +67,8 @@ class Reconciler : public CompletionSink {
   void HandleEvents(const std::vector<ZkEvent>& events);
   void OnConnected();
   void ReplaceExpiredSession();
+  // Closes the handle and settles every call still out on it.
+  void CloseHandle();
   void MarkDisconnected(Clock::time_point now);
   void ReportUnreachable(Clock::time_point now);
   void HandleCompletion(const Completion& c);
