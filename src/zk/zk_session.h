@@ -33,8 +33,10 @@ class ZkSession {
   // Starts a new handle, resuming `resume` when given. Any previous handle must be closed.
   // Errors: kInvalidArgument when the client refuses the hosts string.
   Status Start(const std::optional<SessionInfo>& resume);
-  // Ends the session and joins the client's threads; outstanding completions run (with
-  // ZCLOSING) before it returns. Never call from a ZooKeeper callback.
+  // Ends the session and joins the client's threads. Outstanding completions run (with
+  // ZCLOSING) before it returns, but 3.8.0 can drop some of them (its completion thread stops
+  // once the close is requested), so the caller must settle what was not answered. Never call
+  // from a ZooKeeper callback.
   void Close();
   // Forgets the handle without ending the session, so that its ephemeral nodes live on until
   // the session times out: for a process about to exit and restart. The handle keeps running
