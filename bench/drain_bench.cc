@@ -193,9 +193,6 @@ zkspool::RegistrarOptions Options(const std::string& dir, const std::string& hos
   return o;
 }
 
-// The reconciler's multis: half its window each, at most 1000 creates (see reconciler.cc).
-int ReconcilerBatch() { return std::clamp<int>(static_cast<int>(Options("", "").max_in_flight / 2), 1, 1000); }
-
 // Spools `count` registrations under `parent` with ZooKeeper unreachable, then times the drain
 // from the session's first SyncConnected. The parent does not exist yet: making it is timed.
 double ReconcilerDrain(const std::string& dir, const std::string& hosts, int count, const std::string& parent) {
@@ -299,8 +296,11 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(scratch);
     return 0;
   }
-  const int batch = ReconcilerBatch();
-  const int window = static_cast<int>(Options("", "").max_in_flight) / batch;
+  // Raw multis shaped as the reconciler sends them (IssueReady in reconciler.cc): half its
+  // window each, at most 1000 creates.
+  const int reconciler_window = static_cast<int>(Options("", "").max_in_flight);
+  const int batch = std::clamp(reconciler_window / 2, 1, 1000);
+  const int window = reconciler_window / batch;
   std::vector<double> raws, multis, recs;
   for (int r = 0; r < repetitions; ++r) {
     const std::string run = std::to_string(r);

@@ -114,7 +114,7 @@ void Reconciler::Stop(Registrar::CloseMode mode) {
     mailbox_->Detach();
     KeepUntilExit(std::move(session_), std::move(mailbox_));
   } else {
-    session_->Close();  // completions of outstanding calls arrive while it closes
+    session_->Close();  // nothing waits for what it still answers: the thread has stopped
     session_.reset();
     mailbox_.reset();
   }
