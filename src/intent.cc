@@ -29,4 +29,13 @@ const char* AclChoiceName(AclChoice a) {
   return "unknown";
 }
 
+void ResolveKeepMode(Intent& intent, const Intent* previous_put) {
+  if (!intent.keep_mode) return;
+  if (previous_put != nullptr && previous_put->op == Op::kPut) {
+    intent.mode = previous_put->mode;
+    intent.node_ttl_ms = previous_put->node_ttl_ms;
+  }
+  intent.keep_mode = false;
+}
+
 }  // namespace zkspool

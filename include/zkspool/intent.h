@@ -39,6 +39,10 @@ struct Intent {
   std::string path;  // absolute ZooKeeper path, e.g. "/services/web/host-1"
   std::string data;  // node data; empty for a delete
   NodeMode mode = NodeMode::kEphemeral;
+  // A put that keeps the path's mode (Registrar::Update without a mode): the mode and node_ttl_ms
+  // of the latest put spooled before it for the path (pending or registered) are used, and
+  // `mode` only when there is none. The reconciler resolves it and records the resolved node.
+  bool keep_mode = false;
   AclChoice acl = AclChoice::kOpen;
   int64_t node_ttl_ms = 0;     // server-side TTL; only with kPersistentWithTtl, else 0
   int64_t enqueued_at_ms = 0;  // set by Spool::Append: Unix time in milliseconds
@@ -51,6 +55,11 @@ struct Intent {
 inline bool IsExpired(const Intent& intent, int64_t now_ms) {
   return intent.expires_at_ms != 0 && intent.expires_at_ms <= now_ms;
 }
+
+// Turns a keep_mode put into a plain one: it takes the mode and node_ttl_ms of `previous_put`
+// (the latest put spooled before it for the same path, or its registered node; null or a
+// delete when there is none, which leaves its own mode). Does nothing to other intents.
+void ResolveKeepMode(Intent& intent, const Intent* previous_put);
 
 // An intent together with the sequence number the spool gave it.
 struct SpooledIntent {

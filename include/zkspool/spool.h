@@ -31,7 +31,8 @@ namespace zkspool {
 
 // The on-disk format this build writes. A spool or record of a higher version is refused with
 // StatusCode::kNewerFormat rather than misread.
-inline constexpr uint32_t kSpoolFormatVersion = 1;
+// Format 2 added the counters and the expiry index; a format-1 spool is upgraded by Open.
+inline constexpr uint32_t kSpoolFormatVersion = 2;
 
 // The server rejects requests larger than jute.maxbuffer (0xfffff bytes by default) by dropping
 // the connection; the margin leaves room for the path, the ACL and the request framing.
@@ -59,8 +60,8 @@ struct SpoolOptions {
   uint64_t max_pending_bytes = uint64_t{1} << 30;
   // Largest node data an intent may carry. Default: kDefaultMaxDataBytes.
   size_t max_data_bytes = kDefaultMaxDataBytes;
-  // After this many intents were removed (applied or expired), the removed key range is compacted
-  // so that its tombstones stop costing reads and disk. Default: 10,000.
+  // After this many intents were removed (applied or expired), the removed key range is compacted,
+  // on a background thread, so that its tombstones stop costing reads and disk. Default: 10,000.
   uint64_t compact_after_removed = 10'000;
   // Where log lines go. Default (null): spdlog's logger named "zkspool", created on stderr if no
   // logger of that name is registered.
@@ -86,6 +87,7 @@ struct SpoolStats {
   uint64_t next_sequence = 0;  // the sequence number the next Append will get (or higher)
   uint64_t expired_count = 0;  // intents dropped by Expire over the spool's lifetime
   uint64_t failed_count = 0;   // intents parked by MarkFailed and still in the failed set
+  uint64_t compactions = 0;    // background compactions of removed ranges since Open
   uint32_t format_version = kSpoolFormatVersion;
 };
 
@@ -101,6 +103,14 @@ struct SessionInfo {
 struct FailedIntent {
   SpooledIntent record;
   std::string reason;
+};
+
+// What applying one path's intents left in ZooKeeper, for Spool::MarkApplied.
+struct AppliedPath {
+  std::string path;
+  std::vector<uint64_t> seqs;         // pending intents of `path` that this outcome resolves
+  std::optional<SpooledIntent> node;  // the node now there (a put of `path` with keep_mode
+                                      // resolved), or none when the path was deleted
 };
 
 // Thread-safety: all member functions may be called concurrently from any thread. Appends from
@@ -153,15 +163,38 @@ class Spool {
 
   // Records that the intents `seqs` are applied to ZooKeeper: in one atomic write, deletes them
   // from the pending set and, in sequence order, upserts each put's node into the registered set
-  // or removes each delete's path from it. Like Expire and MarkFailed, the write survives a crash
-  // of this process but is not fsync'd: a power cut may undo it, which brings the intents back to
-  // be applied again (idempotently), never changed.
+  // (a keep_mode put takes the mode of the put before it: see ResolveKeepMode) or removes each
+  // delete's path from it. Like every removal but RemovePending, the write survives a crash of
+  // this process but is not fsync'd: a power cut may undo it, which brings the intents back to be
+  // applied again (idempotently), never changed.
   // Errors (nothing is changed): kNotFound if any seq is not pending, kCorruption, kIOError.
   Status MarkApplied(std::span<const uint64_t> seqs);
+  // The same for outcomes the caller has resolved per path: in one atomic write, every seq of
+  // every entry leaves the pending set and each entry's path is registered as its `node` (or not
+  // at all). Errors (nothing is changed): kNotFound if any seq is not pending, kInvalidArgument if
+  // a node is not a resolved put of its path, kCorruption, kIOError.
+  Status MarkApplied(std::span<const AppliedPath> applied);
+
+  // Pending intents whose TTL ran out at or before `now_ms`, earliest expiry first, at most
+  // `max_count`. Reads the expiry index from where nothing but removed entries lie below, so it
+  // costs what is due plus what was removed since the last call, never the whole backlog.
+  // Errors: kCorruption, kIOError.
+  Result<std::vector<SpooledIntent>> ReadDue(int64_t now_ms, size_t max_count) const;
+
+  // No pending intent expires before the returned time (Unix ms); it may be earlier than the
+  // first real expiry (an intent applied meanwhile, or one ReadDue returned that is still
+  // pending), never later. Empty when no pending intent has a TTL. O(1), no I/O.
+  std::optional<int64_t> NextExpiry() const;
+
+  // Drops the pending intents `seqs` as expired (counted in expired_count) and returns them in
+  // sequence order. The caller decides they are due (see ReadDue); the registered set is untouched.
+  // Errors (nothing is changed): kNotFound if any seq is not pending, kCorruption, kIOError.
+  Result<std::vector<SpooledIntent>> ExpireIntents(std::span<const uint64_t> seqs);
 
   // Drops every pending intent whose expires_at_ms is at or before `now_ms`, except those in
   // `keep` (intents the caller is applying right now), and returns them in sequence order. The
-  // registered set is untouched. Errors: kCorruption, kIOError.
+  // registered set is untouched. Through the expiry index, in bounded chunks.
+  // Errors: kCorruption, kIOError.
   Result<std::vector<SpooledIntent>> Expire(int64_t now_ms, const std::set<uint64_t>& keep = {});
 
   // Parks the pending intents `seqs` as failed with `reason` (an error that retrying cannot fix,
@@ -200,6 +233,9 @@ class Spool {
   Result<SpoolStats> Stats() const;
 
   const std::string& dir() const;
+
+  // The spool's clock (SpoolOptions::clock_ms), Unix milliseconds: what stamps and ages intents.
+  int64_t NowMs() const;
 
  private:
   struct Impl;

@@ -7,6 +7,9 @@ namespace zkspool {
 namespace {
 
 constexpr size_t kFixedV1Bytes = 4 + 1 + 3 + 8 + 3 * 8 + 4 + 4;
+constexpr uint8_t kFlagKeepMode = 1;
+
+uint8_t FlagsOf(const Intent& in) { return in.keep_mode ? kFlagKeepMode : 0; }
 
 bool ValidOp(uint8_t v) { return v == static_cast<uint8_t>(Op::kPut) || v == static_cast<uint8_t>(Op::kDelete); }
 bool ValidMode(uint8_t v) { return v <= static_cast<uint8_t>(NodeMode::kPersistentWithTtl); }
@@ -15,7 +18,7 @@ bool ValidAcl(uint8_t v) { return v <= static_cast<uint8_t>(AclChoice::kCreatorA
 }  // namespace
 
 size_t EncodedRecordSize(const Intent& intent) {
-  return kFixedV1Bytes + intent.path.size() + intent.data.size();
+  return kFixedV1Bytes + (FlagsOf(intent) != 0 ? 1 : 0) + intent.path.size() + intent.data.size();
 }
 
 std::string EncodeRecord(const SpooledIntent& record) {
@@ -23,10 +26,12 @@ std::string EncodeRecord(const SpooledIntent& record) {
   std::string out;
   out.reserve(EncodedRecordSize(in));
   PutFixed(out, 0, 4);  // checksum, filled in below
-  PutFixed(out, kRecordFormatVersion, 1);
+  const uint8_t flags = FlagsOf(in);
+  PutFixed(out, flags != 0 ? 2 : 1, 1);
   PutFixed(out, static_cast<uint8_t>(in.op), 1);
   PutFixed(out, static_cast<uint8_t>(in.mode), 1);
   PutFixed(out, static_cast<uint8_t>(in.acl), 1);
+  if (flags != 0) PutFixed(out, flags, 1);
   PutFixed(out, record.seq, 8);
   PutFixed(out, static_cast<uint64_t>(in.node_ttl_ms), 8);
   PutFixed(out, static_cast<uint64_t>(in.enqueued_at_ms), 8);
@@ -56,16 +61,18 @@ Result<SpooledIntent> DecodeRecord(std::string_view bytes) {
 
   SpooledIntent record;
   Intent& in = record.intent;
-  uint8_t op, mode, acl;
-  if (!reader.ReadU8(op) || !reader.ReadU8(mode) || !reader.ReadU8(acl) || !reader.ReadU64(record.seq) ||
+  uint8_t op, mode, acl, flags = 0;
+  if (!reader.ReadU8(op) || !reader.ReadU8(mode) || !reader.ReadU8(acl) || (version >= 2 && !reader.ReadU8(flags)) ||
+      !reader.ReadU64(record.seq) ||
       !reader.ReadI64(in.node_ttl_ms) || !reader.ReadI64(in.enqueued_at_ms) || !reader.ReadI64(in.expires_at_ms) ||
       !reader.ReadLengthPrefixed(in.path) || !reader.ReadLengthPrefixed(in.data)) {
     return Status::Corruption("record is truncated");
   }
   if (!reader.empty()) return Status::Corruption("record has trailing bytes");
-  if (!ValidOp(op) || !ValidMode(mode) || !ValidAcl(acl)) {
-    return Status::Corruption("record has an unknown op, mode or acl value");
+  if (!ValidOp(op) || !ValidMode(mode) || !ValidAcl(acl) || (flags & ~kFlagKeepMode) != 0) {
+    return Status::Corruption("record has an unknown op, mode, acl or flag value");
   }
+  in.keep_mode = (flags & kFlagKeepMode) != 0;
   in.op = static_cast<Op>(op);
   in.mode = static_cast<NodeMode>(mode);
   in.acl = static_cast<AclChoice>(acl);

@@ -8,6 +8,8 @@
 // Version 1, after crc32c:u32 and version:u8 (integers little-endian):
 //   op:u8 mode:u8 acl:u8 seq:u64 node_ttl_ms:i64 enqueued_at_ms:i64 expires_at_ms:i64
 //   path_len:u32 path data_len:u32 data
+// Version 2 inserts flags:u8 after acl (bit 0: keep_mode). Records without flags are still
+// written as version 1, so builds that only know version 1 read every ordinary record.
 #pragma once
 
 #include <string>
@@ -19,7 +21,7 @@
 
 namespace zkspool {
 
-inline constexpr uint8_t kRecordFormatVersion = 1;
+inline constexpr uint8_t kRecordFormatVersion = 2;
 
 std::string EncodeRecord(const SpooledIntent& record);
 // Size EncodeRecord would produce, without encoding.

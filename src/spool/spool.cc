@@ -15,11 +15,14 @@
 #include <set>
 
 #include "log.h"
+#include "spool/counters.h"
+#include "spool/expiry_key.h"
 #include "spool/meta_codec.h"
 #include "spool/private_file_system.h"
 #include "spool/record_codec.h"
 #include "spool/sequence_key.h"
 #include "spool/spool_directory.h"
+#include "spool/spool_impl.h"
 #include "spool/spool_schema.h"
 
 namespace zkspool {
@@ -32,114 +35,69 @@ int64_t SystemClockMs() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+// A spool written by format 1 has every family of today's but the expiry index.
+bool IsFormat1Spool(const std::string& dir) {
+  std::vector<std::string> names;
+  if (!rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names).ok()) return false;
+  std::set<std::string> have(names.begin(), names.end());
+  return have == std::set<std::string>{rocksdb::kDefaultColumnFamilyName, kIntentsFamily, kRegisteredFamily,
+                                       kMetaFamily, kFailedFamily};
+}
+
 }  // namespace
 
-struct Spool::Impl {
-  std::string dir;
-  SpoolOptions options;
-  std::shared_ptr<spdlog::logger> log;
-  std::unique_ptr<rocksdb::Env> env;  // wraps options.file_system (see private_file_system.h); outlives db
-  std::unique_ptr<rocksdb::DB> db;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::ColumnFamilyHandle* intents = nullptr;
-  rocksdb::ColumnFamilyHandle* registered = nullptr;
-  rocksdb::ColumnFamilyHandle* meta = nullptr;
-  rocksdb::ColumnFamilyHandle* failed = nullptr;
-  rocksdb::WriteOptions write_options;
+Spool::Impl::~Impl() {
+  StopCompactor();
+  if (!db) return;
+  for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
+  db->Close().PermitUncheckedError();
+  db.reset();
+}
 
-  mutable std::mutex mu;  // guards the counters and sets below
-  uint64_t next_seq = 1;
-  std::set<uint64_t> in_flight;  // sequence numbers handed out whose write has not returned
-  uint64_t pending_count = 0;
-  uint64_t pending_bytes = 0;
-  uint64_t registered_count = 0;
-  uint64_t expired_count = 0;
-  uint64_t failed_count = 0;
-  mutable uint64_t scan_floor = 0;  // no pending intent has a lower sequence number
-
-  // Serializes the read-modify-write operations (MarkApplied, Expire, SaveSession) so that the
-  // sequence floor and counters they persist only grow.
-  std::mutex removal_mu;
-  uint64_t removed_since_compaction = 0;
-
-  // After a failed write RocksDB refuses every later write until it recovers. From a full disk
-  // it recovers by itself (its SstFileManager retries while watching free space; a Resume() of
-  // ours at the wrong moment was seen to stop that for good), from anything else only through
-  // Resume(), which the next write tries first. Either way a spool writes again once the cause is
-  // gone, without a restart; until then every write reports the first failure.
-  std::mutex write_error_mu;
-  std::optional<rocksdb::Status> write_error;  // set while writes are refused
-  rocksdb::Status Write(const rocksdb::WriteOptions& write, rocksdb::WriteBatch* batch) {
-    {
-      std::lock_guard lock(write_error_mu);
-      if (write_error && !write_error->IsNoSpace() && !db->Resume().ok()) return *write_error;
-    }
-    rocksdb::Status s = db->Write(write, batch);
+rocksdb::Status Spool::Impl::Write(const rocksdb::WriteOptions& write, rocksdb::WriteBatch* batch) {
+  {
     std::lock_guard lock(write_error_mu);
-    if (!s.ok()) {
-      if (!write_error) write_error = s;
-      return *write_error;
-    }
-    if (write_error) {
-      log->info("spool {}: writes work again after: {}", dir, write_error->ToString());
-      write_error.reset();
-    }
-    return s;
+    if (write_error && !write_error->IsNoSpace() && !db->Resume().ok()) return *write_error;
   }
-
-  ~Impl() {
-    if (!db) return;
-    for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
-    db->Close().PermitUncheckedError();
-    db.reset();
+  rocksdb::Status s = db->Write(write, batch);
+  std::lock_guard lock(write_error_mu);
+  if (!s.ok()) {
+    if (!write_error) write_error = s;
+    return *write_error;
   }
-
-  int64_t Now() const { return options.clock_ms(); }
-
-  // Below this, every sequence number was handed out and its write has returned.
-  uint64_t SettledBelowLocked() const { return in_flight.empty() ? next_seq : *in_flight.begin(); }
-
-  Status Get(rocksdb::ColumnFamilyHandle* family, std::string_view key, std::string& value, bool& found) const {
-    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), family, key, &value);
-    found = s.ok();
-    if (s.ok() || s.IsNotFound()) return Status::Ok();
-    return FromRocks(s, "read from spool " + dir);
+  if (write_error) {
+    log->info("spool {}: writes work again after: {}", dir, write_error->ToString());
+    write_error.reset();
   }
+  return s;
+}
 
-  Status Load();
-  struct Removal {
-    uint64_t count = 0;
-    uint64_t bytes = 0;
-    int64_t registered_delta = 0;
-    uint64_t expired = 0;
-    uint64_t failed = 0;
-    bool sync = false;  // an operator's removal must not come back after a power cut
-  };
-  Status WriteRemoval(rocksdb::WriteBatch& batch, const Removal& removal);
-  // The pending records `seqs` (in sequence order, each once), their encoded values, and a
-  // batch that deletes them. Call with removal_mu held.
-  struct Collected {
-    rocksdb::WriteBatch batch;
-    std::vector<SpooledIntent> records;
-    std::vector<std::string> values;
-    Removal removal;
-  };
-  Status CollectPending(std::span<const uint64_t> seqs, Collected& out);
-  void MaybeCompactRemoved(uint64_t removed);
-};
+Status Spool::Impl::Get(rocksdb::ColumnFamilyHandle* family, std::string_view key, std::string& value,
+                        bool& found) const {
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), family, key, &value);
+  found = s.ok();
+  if (s.ok() || s.IsNotFound()) return Status::Ok();
+  return FromRocks(s, "read from spool " + dir);
+}
 
 Status Spool::Impl::Load() {
   std::string value;
   bool found;
   if (Status s = Get(meta, kMetaFormatVersion, value, found); !s.ok()) return s;
-  if (found) {
-    if (Status s = CheckFormatVersion(value, dir); !s.ok()) return s;
-  } else {
+  if (!found) {  // a new spool: every count is zero, nothing to index
     rocksdb::WriteOptions sync;
     sync.sync = true;
     rocksdb::Status s = db->Put(sync, meta, kMetaFormatVersion, EncodeU64(kSpoolFormatVersion));
     if (!s.ok()) return FromRocks(s, "initialize spool " + dir);
+  } else {
+    if (Status s = CheckFormatVersion(value, dir); !s.ok()) return s;
+    Result<uint64_t> version = DecodeU64(value, kMetaFormatVersion);
+    if (*version < 2) {
+      if (Status s = MigrateFromFormat1(); !s.ok()) return s;
+    }
   }
+  if (Status s = ReadCounters(); !s.ok()) return s;
+
   uint64_t floor = 1;
   if (Status s = Get(meta, kMetaSequenceFloor, value, found); !s.ok()) return s;
   if (found) {
@@ -147,112 +105,104 @@ Status Spool::Impl::Load() {
     if (!v.ok()) return v.status();
     floor = std::max<uint64_t>(*v, 1);
   }
-  if (Status s = Get(meta, kMetaExpiredCount, value, found); !s.ok()) return s;
-  if (found) {
-    Result<uint64_t> v = DecodeU64(value, kMetaExpiredCount);
-    if (!v.ok()) return v.status();
-    expired_count = *v;
-  }
-
-  std::optional<uint64_t> first, last;
+  // Only the two ends of the backlog are read: Open costs the same for 10 or 1M pending.
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), intents));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    std::optional<uint64_t> seq = ParseSequenceKey(it->key().ToStringView());
-    if (!seq) return Status::Corruption("spool " + dir + " has an intent key that is not a sequence number");
-    if (!first) first = seq;
-    last = seq;
-    ++pending_count;
-    pending_bytes += it->value().size();
+  it->SeekToLast();
+  std::optional<uint64_t> last;
+  if (it->Valid()) {
+    last = ParseSequenceKey(it->key().ToStringView());
+    if (!last) return Status::Corruption("spool " + dir + " has an intent key that is not a sequence number");
   }
-  if (!it->status().ok()) return FromRocks(it->status(), "scan intents of spool " + dir);
+  it->SeekToFirst();
+  std::optional<uint64_t> first;
+  if (it->Valid()) {
+    first = ParseSequenceKey(it->key().ToStringView());
+    if (!first) return Status::Corruption("spool " + dir + " has an intent key that is not a sequence number");
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read intents of spool " + dir);
+  if (first.has_value() != (pending_count > 0)) {
+    return Status::Corruption("spool " + dir + " counts " + std::to_string(pending_count) +
+                              " pending intents but its intents family " + (first ? "is not empty" : "is empty"));
+  }
   next_seq = std::max(floor, last ? *last + 1 : 1);
   scan_floor = first.value_or(next_seq);
 
-  std::unique_ptr<rocksdb::Iterator> reg(db->NewIterator(rocksdb::ReadOptions(), registered));
-  for (reg->SeekToFirst(); reg->Valid(); reg->Next()) ++registered_count;
-  if (!reg->status().ok()) return FromRocks(reg->status(), "scan registered set of spool " + dir);
-  std::unique_ptr<rocksdb::Iterator> parked(db->NewIterator(rocksdb::ReadOptions(), failed));
-  for (parked->SeekToFirst(); parked->Valid(); parked->Next()) ++failed_count;
-  return FromRocks(parked->status(), "scan failed set of spool " + dir);
+  std::unique_ptr<rocksdb::Iterator> due(db->NewIterator(rocksdb::ReadOptions(), expiry));
+  due->SeekToFirst();
+  if (due->Valid()) {
+    std::optional<std::pair<int64_t, uint64_t>> key = ParseExpiryKey(due->key().ToStringView());
+    if (!key) return Status::Corruption("spool " + dir + " has an expiry index key of the wrong size");
+    expiry_floor = next_expiry_hint = key->first;
+  }
+  if (!due->status().ok()) return FromRocks(due->status(), "read expiry index of spool " + dir);
+  // Every block of every family is read once, so that damage in a table file fails Open here,
+  // naming the file, instead of surfacing later as an intent that cannot be read. Sequential
+  // reads of whole files, without filling the block cache.
+  rocksdb::ReadOptions verify;
+  verify.fill_cache = false;
+  return FromRocks(db->VerifyChecksum(verify), "check spool " + dir);
 }
 
-Status Spool::Impl::WriteRemoval(rocksdb::WriteBatch& batch, const Removal& removal) {
-  uint64_t floor, expired_total;
-  {
-    std::lock_guard lock(mu);
-    floor = next_seq;  // every removed sequence number is below it
-    expired_total = expired_count + removal.expired;
-  }
-  batch.Put(meta, kMetaSequenceFloor, EncodeU64(floor));
-  if (removal.expired > 0) batch.Put(meta, kMetaExpiredCount, EncodeU64(expired_total));
-  // Not fsync'd: a removal that a power cut undoes brings intents back, which are then applied
-  // again idempotently (or expired again), while an fsync per applied batch would cap the drain
-  // rate at the disk's fsync rate.
-  rocksdb::WriteOptions removal_options;
-  removal_options.sync = removal.sync;
-  rocksdb::Status s = Write(removal_options, &batch);
-  if (!s.ok()) return FromRocks(s, "update spool " + dir);
-  {
-    std::lock_guard lock(mu);
-    pending_count -= removal.count;
-    pending_bytes -= removal.bytes;
-    registered_count = static_cast<uint64_t>(static_cast<int64_t>(registered_count) + removal.registered_delta);
-    expired_count = expired_total;
-    failed_count += removal.failed;
-  }
-  MaybeCompactRemoved(removal.count);
-  return Status::Ok();
-}
-
-Status Spool::Impl::CollectPending(std::span<const uint64_t> seqs, Collected& out) {
-  std::vector<uint64_t> sorted(seqs.begin(), seqs.end());
-  std::sort(sorted.begin(), sorted.end());
-  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-  for (uint64_t seq : sorted) {
-    std::string key = SequenceKey(seq), value;
+Status Spool::Impl::ReadCounters() {
+  struct Counter {
+    std::string_view key;
+    uint64_t* value;
+  };
+  const Counter counters[] = {{kMetaPendingCount, &pending_count},
+                              {kMetaPendingBytes, &pending_bytes},
+                              {kMetaRegisteredCount, &registered_count},
+                              {kMetaFailedCount, &failed_count},
+                              {kMetaExpiredCount, &expired_count}};
+  for (const Counter& c : counters) {
+    std::string value;
     bool found;
-    if (Status s = Get(intents, key, value, found); !s.ok()) return s;
-    if (!found) return Status::NotFound("intent " + std::to_string(seq) + " is not pending");
-    Result<SpooledIntent> record = DecodePending(key, value);
-    if (!record.ok()) return record.status();
-    out.batch.Delete(intents, key);
-    ++out.removal.count;
-    out.removal.bytes += value.size();
-    out.records.push_back(std::move(record).value());
-    out.values.push_back(std::move(value));
+    if (Status s = Get(meta, c.key, value, found); !s.ok()) return s;
+    *c.value = 0;
+    if (!found) continue;
+    Result<uint64_t> v = DecodeU64(value, c.key);
+    if (!v.ok()) return v.status();
+    *c.value = *v;
   }
   return Status::Ok();
 }
 
-// Removed intents leave tombstones at the head of the key range; compacting that range down to
-// the bottommost level is what actually drops them (a default CompactRange does not).
-void Spool::Impl::MaybeCompactRemoved(uint64_t removed) {
-  removed_since_compaction += removed;
-  if (removed_since_compaction < options.compact_after_removed) return;
-  removed_since_compaction = 0;
-  std::string lower_key;
-  {
-    std::lock_guard lock(mu);
-    lower_key = SequenceKey(scan_floor);
+Status Spool::Impl::MigrateFromFormat1() {
+  rocksdb::WriteBatch batch;
+  uint64_t pending = 0, bytes = 0, registered_nodes = 0, parked = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), intents));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    Result<SpooledIntent> record = DecodePending(it->key(), it->value());
+    if (!record.ok()) return record.status();
+    ++pending;
+    bytes += it->value().size();
+    if (record->intent.expires_at_ms != 0) batch.Put(expiry, ExpiryKey(record->intent.expires_at_ms, record->seq), "");
   }
-  rocksdb::Slice lower(lower_key);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lower;
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, intents));
-  it->Seek(lower);
-  // Up to the first pending intent, or everything once nothing is pending.
-  std::string end_key = it->Valid() ? it->key().ToString() : SequenceKey(UINT64_MAX);
-  rocksdb::Slice end(end_key);
-  rocksdb::CompactRangeOptions cro;
-  cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
-  rocksdb::Status s = db->CompactRange(cro, intents, nullptr, &end);
-  if (!s.ok()) log->warn("compaction of removed intents in spool {} failed: {}", dir, s.ToString());
+  if (!it->status().ok()) return FromRocks(it->status(), "scan intents of spool " + dir);
+  std::unique_ptr<rocksdb::Iterator> reg(db->NewIterator(rocksdb::ReadOptions(), registered));
+  for (reg->SeekToFirst(); reg->Valid(); reg->Next()) ++registered_nodes;
+  if (!reg->status().ok()) return FromRocks(reg->status(), "scan registered set of spool " + dir);
+  std::unique_ptr<rocksdb::Iterator> fail(db->NewIterator(rocksdb::ReadOptions(), failed));
+  for (fail->SeekToFirst(); fail->Valid(); fail->Next()) ++parked;
+  if (!fail->status().ok()) return FromRocks(fail->status(), "scan failed set of spool " + dir);
+  batch.Put(meta, kMetaPendingCount, EncodeU64(pending));
+  batch.Put(meta, kMetaPendingBytes, EncodeU64(bytes));
+  batch.Put(meta, kMetaRegisteredCount, EncodeU64(registered_nodes));
+  batch.Put(meta, kMetaFailedCount, EncodeU64(parked));
+  batch.Put(meta, kMetaFormatVersion, EncodeU64(kSpoolFormatVersion));
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  if (rocksdb::Status s = db->Write(sync, &batch); !s.ok()) return FromRocks(s, "upgrade spool " + dir);
+  log->info("spool {}: upgraded to format {} ({} pending, {} registered, {} failed)", dir, kSpoolFormatVersion,
+            pending, registered_nodes, parked);
+  return Status::Ok();
 }
 
 Spool::Spool(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Spool::~Spool() = default;
 
 const std::string& Spool::dir() const { return impl_->dir; }
+
+int64_t Spool::NowMs() const { return impl_->Now(); }
 
 Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions options) {
   if (Status s = options.create_if_missing ? PrepareSpoolDirectory(dir) : CheckSpoolDirectory(dir); !s.ok()) {
@@ -267,8 +217,9 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
-  // Opening an existing spool never adds families: a directory without them is not ours.
-  db_options.create_missing_column_families = impl->options.create_if_missing;
+  // Opening an existing spool adds no families, except the one format 2 added to a format-1
+  // spool (which Load then fills): a directory without the others is not ours.
+  db_options.create_missing_column_families = impl->options.create_if_missing || IsFormat1Spool(dir);
   // A record cut short at the end of the log (a crash mid-write; never acknowledged) is dropped;
   // a damaged record anywhere else fails Open with kCorruption. Point-in-time recovery would
   // instead stop replaying at the damage and silently lose every acknowledged intent after it.
@@ -305,8 +256,10 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
   impl->registered = impl->handles[kRegisteredIndex];
   impl->meta = impl->handles[kMetaIndex];
   impl->failed = impl->handles[kFailedIndex];
+  impl->expiry = impl->handles[kExpiryIndex];
   WriteOwner(dir);
   if (Status loaded = impl->Load(); !loaded.ok()) return loaded;
+  impl->StartCompactor();
   impl->log->info("opened spool {}: {} pending, {} registered, next seq {}", dir, impl->pending_count,
                   impl->registered_count, impl->next_seq);
   return std::unique_ptr<Spool>(new Spool(std::move(impl)));
@@ -317,6 +270,7 @@ Result<uint64_t> Spool::Append(Intent intent, std::chrono::milliseconds ttl) {
   if (Status s = ValidateIntent(intent, ttl, d.options.max_data_bytes); !s.ok()) return s;
   intent.enqueued_at_ms = d.Now();
   intent.expires_at_ms = ttl.count() > 0 ? intent.enqueued_at_ms + ttl.count() : 0;
+  const int64_t expires_at = intent.expires_at_ms;
   const uint64_t size = EncodedRecordSize(intent);
   uint64_t seq;
   {
@@ -335,13 +289,22 @@ Result<uint64_t> Spool::Append(Intent intent, std::chrono::milliseconds ttl) {
     ++d.pending_count;
     d.pending_bytes += size;
     d.in_flight.insert(seq);
+    if (expires_at != 0) {
+      d.expiry_in_flight.insert(expires_at);
+      d.appended_expiry_min = std::min(d.appended_expiry_min, expires_at);
+      d.next_expiry_hint = std::min(d.next_expiry_hint, expires_at);
+    }
   }
   rocksdb::WriteBatch batch;
   batch.Put(d.intents, SequenceKey(seq), EncodeRecord({seq, std::move(intent)}));
+  if (expires_at != 0) batch.Put(d.expiry, ExpiryKey(expires_at, seq), "");
+  AddToCounter(batch, d.meta, kMetaPendingCount, 1);
+  AddToCounter(batch, d.meta, kMetaPendingBytes, static_cast<int64_t>(size));
   rocksdb::Status s = d.Write(d.write_options, &batch);
   {
     std::lock_guard lock(d.mu);
     d.in_flight.erase(seq);
+    if (expires_at != 0) d.expiry_in_flight.erase(d.expiry_in_flight.find(expires_at));
     if (!s.ok()) {
       --d.pending_count;
       d.pending_bytes -= size;
@@ -397,64 +360,6 @@ Result<SpooledIntent> Spool::GetPending(uint64_t seq) const {
   return DecodePending(key, value);
 }
 
-Status Spool::MarkApplied(std::span<const uint64_t> seqs) {
-  Impl& d = *impl_;
-  if (seqs.empty()) return Status::Ok();
-  std::lock_guard removal_lock(d.removal_mu);
-  Impl::Collected c;
-  if (Status s = d.CollectPending(seqs, c); !s.ok()) return s;
-  std::map<std::string, bool> path_registered;  // as this batch leaves it
-  for (size_t i = 0; i < c.records.size(); ++i) {
-    const std::string& path = c.records[i].intent.path;
-    auto known = path_registered.find(path);
-    if (known == path_registered.end()) {
-      std::string ignored;
-      bool exists;
-      if (Status s = d.Get(d.registered, path, ignored, exists); !s.ok()) return s;
-      known = path_registered.emplace(path, exists).first;
-    }
-    if (c.records[i].intent.op == Op::kPut) {
-      c.batch.Put(d.registered, path, c.values[i]);
-      if (!known->second) ++c.removal.registered_delta;
-      known->second = true;
-    } else if (known->second) {
-      c.batch.Delete(d.registered, path);
-      --c.removal.registered_delta;
-      known->second = false;
-    }
-  }
-  return d.WriteRemoval(c.batch, c.removal);
-}
-
-Result<std::vector<SpooledIntent>> Spool::RemovePending(std::span<const uint64_t> seqs) {
-  Impl& d = *impl_;
-  if (seqs.empty()) return std::vector<SpooledIntent>();
-  std::lock_guard removal_lock(d.removal_mu);
-  Impl::Collected c;
-  if (Status s = d.CollectPending(seqs, c); !s.ok()) return s;
-  c.removal.sync = true;
-  if (Status s = d.WriteRemoval(c.batch, c.removal); !s.ok()) return s;
-  d.log->warn("spool {}: removed {} pending intents unapplied (seq {} .. {})", d.dir, c.records.size(),
-              c.records.front().seq, c.records.back().seq);
-  return std::move(c.records);
-}
-
-Status Spool::MarkFailed(std::span<const uint64_t> seqs, std::string_view reason) {
-  Impl& d = *impl_;
-  if (seqs.empty()) return Status::Ok();
-  std::lock_guard removal_lock(d.removal_mu);
-  Impl::Collected c;
-  if (Status s = d.CollectPending(seqs, c); !s.ok()) return s;
-  for (size_t i = 0; i < c.records.size(); ++i) {
-    c.batch.Put(d.failed, SequenceKey(c.records[i].seq), EncodeFailed(c.values[i], reason));
-  }
-  c.removal.failed = c.records.size();
-  if (Status s = d.WriteRemoval(c.batch, c.removal); !s.ok()) return s;
-  d.log->error("spool {}: parked {} intents as failed (seq {} .. {}): {}", d.dir, c.records.size(),
-               c.records.front().seq, c.records.back().seq, reason);
-  return Status::Ok();
-}
-
 Result<std::vector<FailedIntent>> Spool::ReadFailed(uint64_t from_seq, size_t max_count) const {
   Impl& d = *impl_;
   std::string lower_key = SequenceKey(from_seq);
@@ -467,34 +372,6 @@ Result<std::vector<FailedIntent>> Spool::ReadFailed(uint64_t from_seq, size_t ma
   }
   if (!it->status().ok()) return FromRocks(it->status(), "read failed intents of spool " + d.dir);
   return out;
-}
-
-Result<std::vector<SpooledIntent>> Spool::Expire(int64_t now_ms, const std::set<uint64_t>& keep) {
-  Impl& d = *impl_;
-  std::lock_guard removal_lock(d.removal_mu);
-  std::vector<SpooledIntent> expired;
-  rocksdb::WriteBatch batch;
-  Impl::Removal removal;
-  uint64_t from = 0;
-  constexpr size_t kChunk = 1024;
-  for (;;) {
-    Result<std::vector<SpooledIntent>> chunk = ReadPending(from, kChunk);
-    if (!chunk.ok()) return chunk.status();
-    for (SpooledIntent& record : *chunk) {
-      if (!IsExpired(record.intent, now_ms) || keep.count(record.seq)) continue;
-      batch.Delete(d.intents, SequenceKey(record.seq));
-      removal.bytes += EncodedRecordSize(record.intent);
-      expired.push_back(std::move(record));
-    }
-    if (chunk->size() < kChunk) break;
-    from = chunk->back().seq + 1;
-  }
-  if (expired.empty()) return expired;
-  removal.count = removal.expired = expired.size();
-  if (Status s = d.WriteRemoval(batch, removal); !s.ok()) return s;
-  d.log->warn("spool {}: dropped {} expired intents (seq {} .. {})", d.dir, expired.size(), expired.front().seq,
-              expired.back().seq);
-  return expired;
 }
 
 Result<std::vector<SpooledIntent>> Spool::ReadRegistered(std::string_view after_path, size_t max_count) const {
@@ -563,6 +440,10 @@ Result<SpoolStats> Spool::Stats() const {
     stats.next_sequence = d.next_seq;
     stats.expired_count = d.expired_count;
     stats.failed_count = d.failed_count;
+  }
+  {
+    std::lock_guard lock(d.compact_mu);
+    stats.compactions = d.compactions;
   }
   Result<std::vector<SpooledIntent>> oldest = ReadPending(0, 1);
   if (!oldest.ok()) return oldest.status();

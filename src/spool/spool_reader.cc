@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 
+#include "spool/counters.h"
 #include "spool/meta_codec.h"
 #include "spool/record_codec.h"
 #include "spool/sequence_key.h"
@@ -122,7 +123,7 @@ Result<std::unique_ptr<SpoolReader>> SpoolReader::Open(const std::string& dir) {
   rocksdb::Status s = rocksdb::DB::ListColumnFamilies(options, dir, &names);
   if (!s.ok()) return FromRocks(s, "list column families of spool " + dir);
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  for (const std::string& name : names) families.emplace_back(name, SpoolFamilyOptions(name, {}));
   options.max_open_files = -1;  // required by secondary instances
   options.info_log_level = rocksdb::InfoLogLevel::ERROR_LEVEL;
   rocksdb::DB* raw = nullptr;
@@ -318,7 +319,7 @@ Result<VerifyReport> SpoolReader::Verify(const std::function<void(const VerifyPr
   };
   auto check_meta = [&d](std::string_view key, std::string_view value) -> Status {
     if (key == kMetaFormatVersion) return CheckFormatVersion(value, d.dir);
-    if (key == kMetaSequenceFloor || key == kMetaExpiredCount) return DecodeU64(value, key).status();
+    if (key == kMetaSequenceFloor || IsCounterKey(key)) return DecodeU64(value, key).status();
     if (key == kMetaSession) return DecodeSession(value).status();
     if (key == kMetaOwnedSessions) return DecodeSessionIds(value).status();
     return Status::Ok();  // a key this build does not use is not damage

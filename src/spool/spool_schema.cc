@@ -1,19 +1,33 @@
 #include "spool/spool_schema.h"
 
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+
+#include "spool/counters.h"
 #include "spool/meta_codec.h"
 #include "spool/record_codec.h"
 #include "spool/sequence_key.h"
 
 namespace zkspool {
 
-std::vector<rocksdb::ColumnFamilyDescriptor> SpoolFamilies(const rocksdb::ColumnFamilyOptions& options) {
-  return {
-      {rocksdb::kDefaultColumnFamilyName, options},
-      {kIntentsFamily, options},
-      {kRegisteredFamily, options},
-      {kMetaFamily, options},
-      {kFailedFamily, options},
-  };
+rocksdb::ColumnFamilyOptions SpoolFamilyOptions(const std::string& name, const rocksdb::ColumnFamilyOptions& base) {
+  rocksdb::ColumnFamilyOptions options = base;
+  if (name == kMetaFamily) options.merge_operator = CounterMergeOperator();
+  if (name == kRegisteredFamily) {
+    rocksdb::BlockBasedTableOptions table;
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  }
+  return options;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> SpoolFamilies(const rocksdb::ColumnFamilyOptions& base) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name : {rocksdb::kDefaultColumnFamilyName.c_str(), kIntentsFamily, kRegisteredFamily, kMetaFamily,
+                           kFailedFamily, kExpiryFamily}) {
+    families.emplace_back(name, SpoolFamilyOptions(name, base));
+  }
+  return families;
 }
 
 Status FromRocks(const rocksdb::Status& s, const std::string& context) {

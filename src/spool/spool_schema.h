@@ -21,12 +21,26 @@ inline constexpr const char* kIntentsFamily = "intents";
 inline constexpr const char* kRegisteredFamily = "registered";
 inline constexpr const char* kMetaFamily = "meta";
 inline constexpr const char* kFailedFamily = "failed";
+inline constexpr const char* kExpiryFamily = "expiry";  // since spool format 2 (expiry_key.h)
 
 // Positions of the families in SpoolFamilies() and so in the handles RocksDB returns.
-enum SpoolFamilyIndex : size_t { kDefaultIndex = 0, kIntentsIndex, kRegisteredIndex, kMetaIndex, kFailedIndex };
+enum SpoolFamilyIndex : size_t {
+  kDefaultIndex = 0,
+  kIntentsIndex,
+  kRegisteredIndex,
+  kMetaIndex,
+  kFailedIndex,
+  kExpiryIndex,
+  kFamilyCount
+};
 
-// Every column family of a spool, in SpoolFamilyIndex order, each with `options`.
-std::vector<rocksdb::ColumnFamilyDescriptor> SpoolFamilies(const rocksdb::ColumnFamilyOptions& options);
+// Every column family of a spool, in SpoolFamilyIndex order, each with `base` plus what the
+// family needs to be read at all (the meta family's counter merge operator) or read fast (a
+// Bloom filter for the registered set's point lookups of paths that are mostly not there).
+std::vector<rocksdb::ColumnFamilyDescriptor> SpoolFamilies(const rocksdb::ColumnFamilyOptions& base);
+
+// The options SpoolFamilies gives the family `name` (base options for a name it does not know).
+rocksdb::ColumnFamilyOptions SpoolFamilyOptions(const std::string& name, const rocksdb::ColumnFamilyOptions& base);
 
 // OK, or kCorruption / kIOError prefixed with `context`.
 Status FromRocks(const rocksdb::Status& s, const std::string& context);

@@ -117,6 +117,9 @@ Status ValidateIntent(const Intent& intent, std::chrono::milliseconds ttl, size_
                                    std::to_string(intent.data.size()) + " bytes; the limit is " +
                                    std::to_string(max_data_bytes));
   }
+  if (intent.keep_mode && (intent.op != Op::kPut || intent.node_ttl_ms != 0)) {
+    return Status::InvalidArgument("keep_mode is only valid for a put without a node TTL of its own");
+  }
   if (intent.op == Op::kPut && intent.mode == NodeMode::kPersistentWithTtl) {
     if (intent.node_ttl_ms < 1 || intent.node_ttl_ms > kMaxNodeTtlMs) {
       return Status::InvalidArgument("node TTL " + std::to_string(intent.node_ttl_ms) +

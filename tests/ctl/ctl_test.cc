@@ -156,10 +156,10 @@ TEST_F(CtlTest, ErrorsAreOneLineNamingTheProblem) {
   expect_all(dir_.Sub("file"), dir_.Sub("file") + " is not a directory");
 
   OpenSpool().reset();
-  std::string two(8, '\0');
-  two[0] = 2;
-  RawPut(spool_dir_, kMetaIndex, "format_version", two);
-  expect_all(spool_dir_, "has format version 2; this build supports up to 1");
+  std::string three(8, '\0');
+  three[0] = 3;
+  RawPut(spool_dir_, kMetaIndex, "format_version", three);
+  expect_all(spool_dir_, "has format version 3; this build supports up to 2");
 }
 
 TEST_F(CtlTest, StatsShowsCountsAgesAndSessionButNeverThePassword) {
@@ -177,7 +177,7 @@ TEST_F(CtlTest, StatsShowsCountsAgesAndSessionButNeverThePassword) {
   ASSERT_EQ(lines.size(), 1u);
   const json& j = lines[0];
   EXPECT_EQ(j["spool"], spool_dir_);
-  EXPECT_EQ(j["format_version"], 1);
+  EXPECT_EQ(j["format_version"], kSpoolFormatVersion);
   EXPECT_EQ(j["pending_count"], 4);
   EXPECT_GT(j["pending_bytes"].get<uint64_t>(), 3000u);
   EXPECT_GE(j["oldest_pending_age_ms"].get<int64_t>(), 0);

@@ -76,11 +76,11 @@ std::string Reseal(std::string bytes) {
 
 TEST(RecordCodecTest, NewerVersionIsAnErrorNotGarbage) {
   std::string bytes = EncodeRecord(Sample());
-  bytes[4] = 2;
+  bytes[4] = 3;
   Result<SpooledIntent> r = DecodeRecord(Reseal(bytes));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kNewerFormat);
-  EXPECT_EQ(r.status().message(), "record format version 2 is newer than this build supports (1)");
+  EXPECT_EQ(r.status().message(), "record format version 3 is newer than this build supports (2)");
 }
 
 TEST(RecordCodecTest, VersionZeroTrailingBytesAndUnknownEnumsAreCorruption) {
@@ -91,7 +91,25 @@ TEST(RecordCodecTest, VersionZeroTrailingBytesAndUnknownEnumsAreCorruption) {
   EXPECT_EQ(DecodeRecord(Reseal(bytes + "x")).status().message(), "record has trailing bytes");
   std::string bad_op = bytes;
   bad_op[5] = 9;
-  EXPECT_EQ(DecodeRecord(Reseal(bad_op)).status().message(), "record has an unknown op, mode or acl value");
+  EXPECT_EQ(DecodeRecord(Reseal(bad_op)).status().message(), "record has an unknown op, mode, acl or flag value");
+}
+
+// Only a record with a flag set needs version 2, so builds that know version 1 still read every
+// ordinary record.
+TEST(RecordCodecTest, KeepModeIsVersionTwoAndRoundTrips) {
+  SpooledIntent plain = Sample();
+  EXPECT_EQ(EncodeRecord(plain)[4], 1);
+  SpooledIntent keep = Sample();
+  keep.intent.keep_mode = true;
+  std::string bytes = EncodeRecord(keep);
+  EXPECT_EQ(bytes[4], 2);
+  EXPECT_EQ(bytes.size(), EncodedRecordSize(keep.intent));
+  Result<SpooledIntent> back = DecodeRecord(bytes);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, keep);
+  std::string bad_flag = bytes;
+  bad_flag[8] = 2;  // the flags byte: crc 4, version 1, op mode acl 3
+  EXPECT_EQ(DecodeRecord(Reseal(bad_flag)).status().message(), "record has an unknown op, mode, acl or flag value");
 }
 
 TEST(SequenceKeyTest, BytewiseOrderIsNumericOrder) {

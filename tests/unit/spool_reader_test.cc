@@ -92,9 +92,9 @@ TEST_F(SpoolReaderTest, RefusesWhatIsNotAReadableSpool) {
   EXPECT_NE(other.status().message().find("is not a spool"), std::string::npos);
 
   OpenSpool().reset();
-  std::string two(8, '\0');
-  two[0] = 2;
-  RawPut(dir_.Sub("spool"), kMetaIndex, "format_version", two);
+  std::string three(8, '\0');
+  three[0] = 3;
+  RawPut(dir_.Sub("spool"), kMetaIndex, "format_version", three);
   EXPECT_EQ(SpoolReader::Open(dir_.Sub("spool")).status().code(), StatusCode::kNewerFormat);
 }
 
