@@ -123,8 +123,10 @@ std::string RegistrarEventJson(const RegistrarEvent& event) {
     case RegistrarEvent::Kind::kExpired:
       out["seq"] = event.seq;
       out["path"] = event.path;
+      if (!event.message.empty()) out["message"] = event.message;
       break;
     case RegistrarEvent::Kind::kConflict:
+    case RegistrarEvent::Kind::kWaiting:
       out["path"] = event.path;
       out["message"] = event.message;
       break;

@@ -2,6 +2,7 @@
 
 #include <zookeeper/zookeeper.h>
 
+#include <limits>
 #include <map>
 #include <mutex>
 
@@ -27,6 +28,7 @@ const char* EventKindName(RegistrarEvent::Kind kind) {
     case RegistrarEvent::Kind::kApplied: return "applied";
     case RegistrarEvent::Kind::kExpired: return "expired";
     case RegistrarEvent::Kind::kConflict: return "conflict";
+    case RegistrarEvent::Kind::kWaiting: return "waiting";
     case RegistrarEvent::Kind::kFailed: return "failed";
   }
   return "unknown";
@@ -64,6 +66,44 @@ struct Registrar::Impl {
   }
 };
 
+namespace {
+
+using std::chrono::milliseconds;
+
+Status OutOfRange(const std::string& name, int64_t value, const std::string& range) {
+  return Status::InvalidArgument(name + " " + std::to_string(value) + " is out of range: " + range);
+}
+
+// Every bound of RegistrarOptions in one place, so that nothing overflows later (the C client
+// takes the session timeout as an int) and no option is accepted that would fail every Append.
+Status CheckOptionRanges(const RegistrarOptions& o) {
+  constexpr int64_t kMaxIntMs = std::numeric_limits<int>::max();
+  if (o.session_timeout.count() < 1 || o.session_timeout.count() > kMaxIntMs) {
+    return OutOfRange("session_timeout", o.session_timeout.count(), "1 to " + std::to_string(kMaxIntMs) + " ms");
+  }
+  if (o.default_ttl.count() < 0 || o.default_ttl > kMaxSpoolTtl) {
+    return OutOfRange("default_ttl", o.default_ttl.count(),
+                      "0 (none) to " + std::to_string(kMaxSpoolTtl.count()) + " ms (the spool's maximum TTL)");
+  }
+  if (o.max_in_flight < 1 || o.max_in_flight > 100'000) {
+    return OutOfRange("max_in_flight", static_cast<int64_t>(o.max_in_flight), "1 to 100000");
+  }
+  const std::pair<const char*, milliseconds> durations[] = {{"anti_entropy_interval", o.anti_entropy_interval},
+                                                            {"conflict_backoff_min", o.conflict_backoff_min},
+                                                            {"conflict_backoff_max", o.conflict_backoff_max}};
+  for (const auto& [name, value] : durations) {
+    if (value.count() < 1 || value > kMaxSpoolTtl) {
+      return OutOfRange(name, value.count(), "1 to " + std::to_string(kMaxSpoolTtl.count()) + " ms");
+    }
+  }
+  if (o.conflict_backoff_max < o.conflict_backoff_min) {
+    return Status::InvalidArgument("conflict_backoff_max must be at least conflict_backoff_min");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Registrar::Registrar(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Registrar::~Registrar() { Close().ok(); }
@@ -77,13 +117,7 @@ Result<std::unique_ptr<Registrar>> Registrar::Open(RegistrarOptions options) {
     return Status::InvalidArgument(std::string("acl ") + AclChoiceName(options.acl) +
                                    " needs digest_auth: ZooKeeper refuses creator ACLs for anonymous sessions");
   }
-  if (options.max_in_flight == 0) return Status::InvalidArgument("max_in_flight must be at least 1");
-  if (options.session_timeout.count() <= 0) return Status::InvalidArgument("session_timeout must be positive");
-  if (options.anti_entropy_interval.count() <= 0 || options.conflict_backoff_min.count() <= 0 ||
-      options.conflict_backoff_max < options.conflict_backoff_min) {
-    return Status::InvalidArgument(
-        "anti_entropy_interval and conflict_backoff_min must be positive, conflict_backoff_max at least the min");
-  }
+  if (Status s = CheckOptionRanges(options); !s.ok()) return s;
   // The C client logs to stderr at INFO by default; its warnings are enough (process-wide).
   zoo_set_debug_level(ZOO_LOG_LEVEL_WARN);
 
@@ -109,9 +143,15 @@ Result<uint64_t> Registrar::Register(const std::string& path, const std::string&
   return impl_->Append(std::move(intent), ttl);
 }
 
-Result<uint64_t> Registrar::Update(const std::string& path, const std::string& data, NodeMode mode,
+Result<uint64_t> Registrar::Update(const std::string& path, const std::string& data, std::optional<NodeMode> mode,
                                    std::chrono::milliseconds ttl) {
-  return Register(path, data, mode, ttl);
+  if (mode) return Register(path, data, *mode, ttl);
+  Intent intent;
+  intent.op = Op::kPut;
+  intent.path = path;
+  intent.data = data;
+  intent.keep_mode = true;  // resolved in sequence order by the reconciler (see ResolveKeepMode)
+  return impl_->Append(std::move(intent), ttl);
 }
 
 Result<uint64_t> Registrar::RegisterWithNodeTtl(const std::string& path, const std::string& data,
@@ -187,14 +227,25 @@ Result<std::vector<SpooledIntent>> Registrar::Desired() const {
   if (!registered.ok()) return registered.status();
   std::map<std::string, SpooledIntent> desired;
   for (SpooledIntent& r : *registered) desired.emplace(r.intent.path, std::move(r));
+  std::map<std::string, Intent> last_put;  // what a keep_mode put takes its mode from
   for (SpooledIntent& p : *pending) {
     auto it = desired.find(p.intent.path);
     if (it != desired.end() && it->second.seq >= p.seq) continue;
     if (p.intent.op == Op::kDelete) {
-      if (it != desired.end()) desired.erase(it);
-    } else {
-      desired.insert_or_assign(p.intent.path, std::move(p));
+      if (it != desired.end()) {
+        last_put.insert_or_assign(p.intent.path, it->second.intent);
+        desired.erase(it);
+      }
+      continue;
     }
+    if (p.intent.keep_mode) {
+      auto before = last_put.find(p.intent.path);
+      const Intent* previous = it != desired.end() ? &it->second.intent
+                               : before != last_put.end() ? &before->second
+                                                          : nullptr;
+      ResolveKeepMode(p.intent, previous);
+    }
+    desired.insert_or_assign(p.intent.path, std::move(p));
   }
   std::vector<SpooledIntent> result;
   result.reserve(desired.size());

@@ -32,10 +32,15 @@ const char* SessionStateName(SessionState state);
 struct RegistrarEvent {
   enum class Kind {
     kSession,   // session state changed: `session_state`, `session_id`
-    kApplied,   // `seq` (and every earlier intent of `path` it superseded) is in ZooKeeper
+    kApplied,   // `seq` (and every earlier intent of `path` it superseded) is in ZooKeeper;
+                // `message` notes what was left alone (a deregistered path held by another
+                // session: nothing of ours was there to delete)
     kExpired,   // `seq` was dropped: its TTL ran out before it could be applied
     kConflict,  // `path` is held by another session, or our credentials may not change it
                 // (ZNOAUTH); retried with backoff; `message` says which
+    kWaiting,   // `path` waits for its parent, which cannot be made yet (an ancestor with an
+                // intent of its own, a missing chroot being created, a failed parent create);
+                // retried with backoff; `message` says why
     kFailed,    // `seq` is parked as failed; `message` says why
   };
   Kind kind = Kind::kSession;
@@ -53,9 +58,10 @@ struct RegistrarOptions {
   SpoolOptions spool;
   // ZooKeeper connect string, "host:port,host:port[/chroot]".
   std::string hosts;
-  // Requested session timeout; the server may negotiate it. Default 10 s.
+  // Requested session timeout, 1 ms to 24 days (the client takes an int of milliseconds); the
+  // server may negotiate it. Default 10 s.
   std::chrono::milliseconds session_timeout{10'000};
-  // Spool TTL for intents registered with ttl 0; zero = none. Default none.
+  // Spool TTL for intents registered with ttl 0; zero = none; at most kMaxSpoolTtl. Default none.
   std::chrono::milliseconds default_ttl{0};
   // "user:password" for digest auth, sent with zoo_add_auth on every session; empty = none. A
   // wrong password is not rejected at once: it shows later as ZNOAUTH on a node's ACL.
@@ -63,13 +69,14 @@ struct RegistrarOptions {
   // ACL for nodes this registrar creates (and the parents it creates for them). kCreatorAll and
   // kCreatorAllWorldRead need digest_auth. Default kOpen.
   AclChoice acl = AclChoice::kOpen;
-  // Most ZooKeeper operations outstanding at once; fresh creates go in multis of half of it
-  // (at most 1000 each), so a backlog drains at the server's speed. Default 1000.
+  // Most ZooKeeper operations outstanding at once, 1 to 100,000; fresh creates go in multis of
+  // half of it (at most 1000 each), so a backlog drains at the server's speed. Default 1000.
   size_t max_in_flight = 1000;
   // How often every registered node is checked against ZooKeeper (and re-created or corrected
   // if it differs). Default 30 s.
   std::chrono::milliseconds anti_entropy_interval{30'000};
-  // First and longest wait before retrying a path held by another session. Defaults 200 ms, 30 s.
+  // First and longest wait before retrying a path held by another session, denied by an ACL or
+  // waiting for a parent. Defaults 200 ms, 30 s.
   std::chrono::milliseconds conflict_backoff_min{200};
   std::chrono::milliseconds conflict_backoff_max{30'000};
   // Called on the reconciler thread; must not block or call back into the Registrar's waiting
@@ -93,6 +100,13 @@ struct LatencyHistogram {
   uint64_t sum_ms = 0;  // of every latency counted
 };
 
+// A path the reconciler cannot apply now, and why.
+struct BlockedPath {
+  std::string path;
+  const char* state = "";  // "backoff-conflict", "backoff-uncertain" or "waiting-parent"
+  std::string reason;
+};
+
 struct RegistrarStats {
   SpoolStats spool;
   SessionState session_state = SessionState::kConnecting;
@@ -105,9 +119,20 @@ struct RegistrarStats {
   uint64_t expired = 0;           // intents dropped by TTL since Open
   uint64_t failed = 0;            // intents parked as failed since Open
   uint64_t reasserted = 0;        // registered nodes re-created or corrected in ZooKeeper
-  std::vector<std::string> conflicting_paths;  // paths currently waiting on a conflict or ZNOAUTH
+  std::vector<std::string> conflicting_paths;  // paths waiting on a conflict or ZNOAUTH (first 100)
   std::string last_error;         // the latest session or apply error, for operators
   LatencyHistogram apply_latency;
+  // The reconciler's paths now, by what they wait for.
+  uint64_t paths_tracked = 0;         // in memory: loaded intents, re-assertions, backoffs
+  uint64_t paths_in_flight = 0;       // with a call out
+  uint64_t paths_conflicting = 0;     // backing off after a conflict or ZNOAUTH
+  uint64_t paths_uncertain = 0;       // waiting to retry after an unknown outcome
+  uint64_t paths_waiting_parent = 0;  // waiting for a parent that cannot be made yet
+  uint64_t operations_in_flight = 0;
+  std::vector<BlockedPath> blocked_paths;  // the first 100 blocked paths, in path order
+  // False while a new session could not be saved in the spool: nothing is sent on it (an
+  // ephemeral node created on a session the spool does not know looks foreign after a restart).
+  bool session_saved = true;
 };
 
 // Thread-safety: every member function may be called from any thread, concurrently.
@@ -116,7 +141,8 @@ class Registrar {
   // Opens the spool, starts the reconciler thread and the ZooKeeper session (resuming the saved
   // one if there is one, so a restart within the session timeout keeps our ephemeral nodes).
   // Returns at once, also when no server is reachable.
-  // Errors: those of Spool::Open; kInvalidArgument for empty hosts or a malformed digest_auth.
+  // Errors: those of Spool::Open; kInvalidArgument naming the option for empty hosts, a
+  // malformed digest_auth, or a duration or count out of its documented range.
   static Result<std::unique_ptr<Registrar>> Open(RegistrarOptions options);
 
   // Close(kEndSession) if not closed yet.
@@ -132,8 +158,11 @@ class Registrar {
   // after Close.
   Result<uint64_t> Register(const std::string& path, const std::string& data, NodeMode mode = NodeMode::kEphemeral,
                             std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
-  // The same as Register: the node ends with the new data (and mode).
-  Result<uint64_t> Update(const std::string& path, const std::string& data, NodeMode mode = NodeMode::kEphemeral,
+  // Like Register; without a mode the node keeps the mode it has: that of the latest put
+  // spooled before it for the path (pending or registered), or ephemeral when there is none.
+  // Errors: as Register.
+  Result<uint64_t> Update(const std::string& path, const std::string& data,
+                          std::optional<NodeMode> mode = std::nullopt,
                           std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
   // Like Register, for a persistent-ttl node whose server-side TTL is `node_ttl`.
   Result<uint64_t> RegisterWithNodeTtl(const std::string& path, const std::string& data,

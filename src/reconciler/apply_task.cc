@@ -2,12 +2,9 @@
 
 #include <zookeeper/zookeeper.h>
 
-#include <cstdio>
+#include "session_id_text.h"
 
 namespace zkspool {
-namespace {
-
-}  // namespace
 
 bool IsUncertain(int rc) {
   return rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT || rc == ZSESSIONEXPIRED || rc == ZSESSIONMOVED ||
@@ -16,12 +13,6 @@ bool IsUncertain(int rc) {
 }
 
 namespace {
-
-std::string SessionHex(int64_t id) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(id));
-  return buf;
-}
 
 bool WantsEphemeral(const Intent& i) { return i.mode == NodeMode::kEphemeral; }
 
@@ -36,6 +27,7 @@ const char* StepKindName(StepKind kind) {
     case StepKind::kReplace: return "replace";
     case StepKind::kDelete: return "delete";
     case StepKind::kDone: return "done";
+    case StepKind::kParentMissing: return "parent-missing";
     case StepKind::kConflict: return "conflict";
     case StepKind::kFailed: return "failed";
     case StepKind::kRetryLater: return "retry-later";
@@ -47,8 +39,6 @@ ApplyTask::ApplyTask(Intent desired, const Ownership* ownership, bool verify_fir
     : desired_(std::move(desired)), ownership_(ownership), verify_first_(verify_first) {}
 
 Step ApplyTask::Restart() {
-  missing_parents_.clear();
-  next_parent_ = 0;
   create_after_delete_ = false;
   if (desired_.op == Op::kDelete || verify_first_) return Read();
   return Create();
@@ -62,12 +52,6 @@ Step ApplyTask::Create() {
 Step ApplyTask::Read() {
   last_ = StepKind::kRead;
   return {StepKind::kRead, desired_.path};
-}
-
-Step ApplyTask::NextParentOrCreate() {
-  if (next_parent_ >= missing_parents_.size()) return Create();
-  last_ = StepKind::kCreateParent;
-  return {StepKind::kCreateParent, missing_parents_[next_parent_++]};
 }
 
 Step ApplyTask::Unexpected(int rc, const char* during) {
@@ -96,19 +80,8 @@ Step ApplyTask::OnResult(int rc) {
     case StepKind::kCreate:
       if (rc == ZOK) return {StepKind::kDone, desired_.path};
       if (rc == ZNODEEXISTS) return Read();
-      if (rc == ZNONODE) {
-        missing_parents_.clear();
-        for (size_t slash = desired_.path.find('/', 1); slash != std::string::npos;
-             slash = desired_.path.find('/', slash + 1)) {
-          missing_parents_.push_back(desired_.path.substr(0, slash));
-        }
-        next_parent_ = 0;
-        return NextParentOrCreate();
-      }
+      if (rc == ZNONODE) return {StepKind::kParentMissing, desired_.path};
       return Unexpected(rc, "create");
-    case StepKind::kCreateParent:
-      if (rc == ZOK || rc == ZNODEEXISTS) return NextParentOrCreate();
-      return Unexpected(rc, "create of a parent");
     case StepKind::kSetData:
       if (rc == ZOK) return {StepKind::kDone, desired_.path};
       if (rc == ZBADVERSION) return Read();
@@ -140,10 +113,15 @@ Step ApplyTask::OnRead(int rc, const NodeState& node) {
   const int64_t owner = node.ephemeral_owner;
   const bool ours = ownership_->IsOurs(owner);
   const bool current = owner != 0 && owner == ownership_->current_session;
+  if (owner != 0 && !ours && desired_.op == Op::kDelete) {  // nothing of ours is there to delete
+    return {StepKind::kDone, desired_.path, -1,
+            desired_.path + " is an ephemeral node of session " + SessionIdText(owner) +
+                ", which is not ours: left alone, nothing of ours was there to delete"};
+  }
   if (owner != 0 && !ours) {
     last_ = StepKind::kConflict;
     return {StepKind::kConflict, desired_.path, -1,
-            desired_.path + " is an ephemeral node of session " + SessionHex(owner) + ", which is not ours"};
+            desired_.path + " is an ephemeral node of session " + SessionIdText(owner) + ", which is not ours"};
   }
   if (desired_.op == Op::kDelete) {
     last_ = StepKind::kDelete;

@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <set>
 #include <string>
-#include <vector>
 
 #include "zkspool/intent.h"
 
@@ -30,12 +29,14 @@ struct NodeState {
 
 enum class StepKind {
   kCreate,        // create the desired node (with its TTL for persistent-ttl)
-  kCreateParent,  // create `path`, a missing ancestor, as an empty persistent node
+  kCreateParent,  // create `path`, a missing ancestor, as an empty persistent node (issued by
+                  // the reconciler's pipeline for kParentMissing, never returned by a task)
   kRead,          // sync `path` (so the server is up to date), then get it: answer with OnRead
   kSetData,       // set the desired data at `version`
   kReplace,       // one multi: check `version`, delete at `version`, create the desired node
   kDelete,        // delete at `version`
-  kDone,          // ZooKeeper holds the desired state
+  kDone,          // ZooKeeper holds the desired state; `reason` notes a foreign node a delete left
+  kParentMissing, // the create found no parent: make the ancestors, then Restart
   kConflict,      // another session owns the node, or our credentials may not change it (ZNOAUTH):
                   // back off, then Restart; `reason` says which
   kFailed,        // permanent error (invalid ACL, bad argument): park the intent; `reason` says why
@@ -77,7 +78,6 @@ class ApplyTask {
 
  private:
   Step Create();
-  Step NextParentOrCreate();
   Step Read();
   Step Unexpected(int rc, const char* during);
 
@@ -85,8 +85,6 @@ class ApplyTask {
   const Ownership* ownership_;
   bool verify_first_;
   StepKind last_ = StepKind::kDone;
-  std::vector<std::string> missing_parents_;  // shallowest first
-  size_t next_parent_ = 0;
   bool create_after_delete_ = false;  // a persistent-ttl node replacing our ephemeral one
 };
 

@@ -1,11 +1,22 @@
 // The reconciler thread: applies pending intents to ZooKeeper and keeps registered nodes there.
 //
 // One thread owns all apply state; ZooKeeper completions and watcher events only enqueue and wake
-// it. Per path, intents are applied in sequence order; successive intents for a path that wait
-// together are coalesced (only the last is sent; all are marked applied). Calls are pipelined up
-// to max_in_flight, fresh creates batched into multis (with their missing parents sent just
-// ahead). Retries live here and nowhere else: uncertain outcomes restart a path's task once
-// connected, conflicts back off exponentially.
+// it. Each path's progress is one PathWork in one PathState (path_work.h), owned by the
+// PathTable; every decision about a path is a switch over that state. Intents of a path are
+// applied in sequence order; a later intent supersedes the ones before it (they resolve with it).
+//
+// The code is split by concern:
+//   reconciler.cc      the loop, Start/Stop, Stats, events
+//   session_events.cc  connection and session events, expiry of the session, closing a handle
+//   pipeline.cc        what is sent: loading intents, streaming the registered set, the window,
+//                      multis, parents made ahead
+//   completions.cc     what comes back: each answer moves its path to its next state
+//   outcomes.cc        recording outcomes in the spool, waking waiters, expiring intents
+//
+// Bounds (none grows with the backlog or the registered set): paths loaded and active at most
+// max(4 x max_in_flight, 1000); paths tracked at most kMaxTrackedPaths and kMaxTrackedBytes;
+// operations in flight at most max_in_flight; the registered set is streamed through the same
+// window, never copied. An idle tick costs what is due, not what is pending.
 #pragma once
 
 #include <chrono>
@@ -14,11 +25,18 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
+#include "reconciler/ancestors.h"
 #include "reconciler/apply_task.h"
+#include "reconciler/outcome_board.h"
+#include "reconciler/path_table.h"
+#include "session_id_text.h"
+#include "zk/chroot_maker.h"
 #include "zk/zk_calls.h"
 #include "zk/zk_session.h"
 #include "zkspool/registrar.h"
@@ -49,49 +67,83 @@ class Reconciler : public CompletionSink {
  private:
   using Clock = std::chrono::steady_clock;
 
-  struct PathWork {
-    std::vector<SpooledIntent> batch;   // being applied; the last one is the target
-    std::deque<SpooledIntent> queued;   // arrived while the batch was being applied
-    std::unique_ptr<ApplyTask> task;    // null: the batch waits to be started
-    Step step;                          // the task's current step
-    bool reassert = false;              // re-creating a registered node; nothing to mark applied
-    bool waiting = false;               // a call is outstanding
-    bool wrote = false;                 // the task sent a write (counts re-assertions that fixed something)
-    bool alone = false;                 // its create failed inside a multi: send it on its own
-    bool in_batch = false;              // placed in the multi being built
-    Clock::time_point not_before{};     // backoff after a conflict or an uncertain outcome
-    int conflicts = 0;
+  // What a call out is for.
+  struct Call {
+    enum class Kind { kPath, kMulti, kParent } kind = Kind::kPath;
+    std::vector<std::string> paths;  // kPath: one; kMulti: its creates, in op order
+    std::string parent;              // kParent
+  };
+  // The registered set, streamed through the window after a new session (ephemerals created
+  // first) or for anti-entropy (every node read first).
+  struct RegisteredScan {
+    bool active = false;
+    bool create_first = false;
+    std::string after;  // the last path pulled
+  };
+  // An outcome waiting for the spool write that records it.
+  struct Record {
+    std::string path;
+    Outcome outcome;
+    std::vector<uint64_t> seqs;
+    std::optional<SpooledIntent> node;  // kApplied: what is registered now (empty: deleted)
+    std::string reason;                 // kFailed
   };
 
+  // reconciler.cc
   void Run();
+  Clock::time_point NextDeadline(Clock::time_point now) const;
+  void Emit(RegistrarEvent event);
+  void DeliverEvents();
+  void PublishStats();
+  int64_t NowMs() const { return spool_->NowMs(); }
+
+  // session_events.cc
   void HandleEvents(const std::vector<ZkEvent>& events);
   void OnConnected();
-  void ReplaceExpiredSession();
-  // Closes the handle and settles every call still out on it.
-  void CloseHandle();
   void MarkDisconnected(Clock::time_point now);
   void ReportUnreachable(Clock::time_point now);
-  void HandleCompletion(const Completion& c);
-  void Advance(const std::string& path, PathWork& work, Step step);
-  void FinishBatch(const std::string& path, PathWork& work, Outcome outcome, const std::string& reason);
+  void ReplaceExpiredSession();
+  void CloseHandle();
+  void SaveSession();
+  void SetSessionState(SessionState state);
+
+  // pipeline.cc
   void LoadPending();
   void AddIntent(SpooledIntent intent);
-  void ScheduleReassertAll();
-  void Reassert(const SpooledIntent& node);
+  void StartScan(bool create_first);
+  void PullRegistered();
+  void Reassert(const SpooledIntent& node, bool verify_first);
   void IssueReady();
-  // Starts the path's task if needed and returns it, or null if nothing is left to send.
-  PathWork* Prepare(const std::string& path);
-  void IssueOne(const std::string& path, PathWork& work);
+  void WakeDelayed(Clock::time_point now);
+  bool Prepare(PathWork& work);
+  void IssueOne(PathWork& work);
+  void IssueMulti(std::vector<PathWork*>& multi);
+  void IssueParents(const std::vector<std::string>& parents, const Intent& acl_of);
+  bool HasOwnPut(const std::string& path) const;
+  AncestorPlan Plan(const std::string& path) const;
+  void WatchApplied();
+  void MakeReady(PathWork& work, bool front = false);
+  uint64_t Submit(Call call, size_t ops);
+
+  // completions.cc
+  void HandleCompletion(const Completion& c);
+  void OnPathAnswer(PathWork& work, const Completion& c);
+  void Advance(PathWork& work, Step step);
+  void OnParentMissing(PathWork& work);
+  void OnVerified(PathWork& work, int rc, const NodeState& node);
+  void BackOff(PathWork& work, PathState state, Clock::duration delay, std::string reason);
+  Clock::duration ExponentialBackoff(int attempts) const;
   static Step SubmissionFailed(const std::string& path, int rc);
-  void IssueBatch(std::vector<std::string>& paths);
-  void CreateMissingParents(const Intent& desired);
-  // True if the last intent waiting for `path` (or the node being re-asserted there) is a put.
-  bool PutPending(const std::string& path) const;
+
+  // outcomes.cc
+  void Resolve(PathWork& work, Outcome outcome, std::string reason);
+  void RecordOutcomes();
+  void AfterResolution(PathWork& work);
   void RunExpire();
-  void FlushResolved();
-  void Emit(RegistrarEvent event);
-  void SetSessionState(SessionState state);
-  Clock::time_point NextDeadline() const;
+  void ExpireNow(const std::vector<uint64_t>& seqs);
+  void DropFromPath(PathWork& work, uint64_t seq);
+  void RetargetToLatest(PathWork& work);
+  void CountApplyLatency(const std::vector<uint64_t>& seqs, const SpooledIntent& target);
 
   RegistrarOptions options_;
   std::shared_ptr<Spool> spool_;
@@ -100,6 +152,7 @@ class Reconciler : public CompletionSink {
   std::unique_ptr<CompletionMailbox> mailbox_;  // what calls complete into
   Ownership ownership_;
   std::thread thread_;
+  OutcomeBoard board_;
 
   // Shared with other threads, guarded by mu_.
   mutable std::mutex mu_;
@@ -109,27 +162,13 @@ class Reconciler : public CompletionSink {
   std::deque<Completion> completions_;
   RegistrarStats stats_;
 
-  // Outcomes for WaitApplied, guarded by outcome_mu_ (held across MarkApplied so a waiter never
-  // sees an intent gone from the spool without its outcome).
-  std::mutex outcome_mu_;
-  std::condition_variable outcome_cv_;
-  std::map<uint64_t, Outcome> resolved_;
-  uint64_t first_own_ticket_ = 0;  // tickets below were issued before this Open
-  bool closed_ = false;            // Stop ran: waiters give up
-
   // Reconciler-thread state.
-  bool connected_ = false;
-  Clock::time_point disconnected_since_;  // when connected_ last became false (or Start)
-  Clock::time_point next_unreachable_report_;
-  bool verified_since_open_ = false;
-  std::map<std::string, PathWork> work_;
-  std::map<uint64_t, std::vector<std::string>> outstanding_;  // token -> the paths of its call
-  size_t outstanding_ops_ = 0;
-  std::deque<std::string> ready_;                 // paths whose next call can be sent
-  std::multimap<Clock::time_point, std::string> delayed_;  // paths in backoff
-  std::deque<std::string> to_watch_;                        // applied puts still without a watch
-  std::unordered_set<std::string> known_parents_;  // created (or asked to be) on this connection
-  std::map<uint64_t, std::string> parent_calls_;   // token -> the parent it creates (in outstanding_ops_)
+  PathTable paths_;
+  std::deque<std::string> ready_;                          // paths in kQueued to send
+  std::multimap<Clock::time_point, std::string> delayed_;  // paths in a backoff state
+  std::unordered_map<uint64_t, Call> calls_;               // token -> what it is for
+  size_t ops_in_flight_ = 0;
+  size_t window_ = 0;                                      // operations allowed out at once
   uint64_t next_token_ = 1;
   // Calls with tokens from here on went out on the current handle. A ZSESSIONEXPIRED answer to one
   // of them while the handle still says CONNECTED means the server ended the session without
@@ -137,16 +176,27 @@ class Reconciler : public CompletionSink {
   // nothing will ever succeed on it, so it is replaced.
   uint64_t first_token_of_handle_ = 1;
   bool server_ended_session_ = false;
-  uint64_t read_cursor_ = 0;
-  size_t loaded_ = 0;  // intents in work_
-  std::vector<std::pair<uint64_t, Outcome>> to_resolve_;
-  std::vector<uint64_t> to_mark_applied_;
-  std::vector<std::pair<std::vector<uint64_t>, std::string>> to_mark_failed_;
-  std::vector<RegistrarEvent> events_;
-  Clock::time_point next_expire_{};
-  Clock::time_point next_anti_entropy_{};
-  Clock::time_point retry_session_at_{};
+  bool connected_ = false;
+  bool session_saved_ = true;  // false: the new session is not in the spool yet; nothing is sent
+  Clock::time_point retry_save_at_{};
+  Clock::time_point disconnected_since_;
+  Clock::time_point next_unreachable_report_;
+  bool verified_since_open_ = false;
   bool session_dead_ = false;
+  Clock::time_point retry_session_at_{};
+  uint64_t read_cursor_ = 0;
+  RegisteredScan scan_;
+  std::unordered_set<std::string> known_parents_;  // created (or asked to be) on this connection
+  std::deque<std::string> to_watch_;               // applied puts without a watch yet
+  std::unordered_set<std::string> to_watch_set_;
+  std::unique_ptr<ChrootMaker> chroot_maker_;
+  std::vector<Record> records_;            // outcomes not yet in the spool
+  size_t records_failing_ = 0;             // consecutive failed attempts to record them
+  Clock::time_point retry_records_at_{};
+  Clock::time_point next_expire_check_{};
+  Clock::time_point next_anti_entropy_{};
+  std::vector<RegistrarEvent> events_;
+  std::string last_parent_error_;  // why the latest parent create failed, for waiting paths
 };
 
 }  // namespace zkspool

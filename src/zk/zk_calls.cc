@@ -6,31 +6,76 @@
 #include <vector>
 
 namespace zkspool {
-namespace {
 
-// Everything a call needs to outlive its submission, freed by its completion.
+// One call's memory: a single op uses path, data and (for kReplace) the three ops; a multi of
+// creates uses the vectors.
 struct CallContext {
+  CallContext(uint64_t t, CompletionMailbox* m) : token(t), mailbox(m) { mailbox->Track(this); }
   uint64_t token;
-  CompletionSink* sink;
+  CompletionMailbox* mailbox;
   std::string path;
   std::string data;
   zoo_op_t ops[3];
   zoo_op_result_t results[3];
   char created_path[16];
+  std::vector<std::string> paths;  // a multi of creates
+  std::vector<std::string> datas;
+  std::vector<zoo_op_t> multi_ops;
+  std::vector<zoo_op_result_t> multi_results;
+  std::vector<std::array<char, 16>> created_paths;
 };
 
+CompletionMailbox::~CompletionMailbox() { FreeUnanswered(); }
+
+void CompletionMailbox::Track(CallContext* call) {
+  std::lock_guard lock(mu_);
+  live_.insert(call);
+}
+
+void CompletionMailbox::Complete(CallContext* call, Completion completion) {
+  std::lock_guard lock(mu_);
+  live_.erase(call);
+  delete call;
+  if (target_ != nullptr) target_->Deliver(std::move(completion));
+}
+
+void CompletionMailbox::Discard(CallContext* call) {
+  std::lock_guard lock(mu_);
+  live_.erase(call);
+  delete call;
+}
+
+void CompletionMailbox::Detach() {
+  std::lock_guard lock(mu_);
+  target_ = nullptr;
+}
+
+void CompletionMailbox::FreeUnanswered() {
+  std::lock_guard lock(mu_);
+  for (CallContext* call : live_) delete call;
+  live_.clear();
+}
+
+size_t CompletionMailbox::unanswered() const {
+  std::lock_guard lock(mu_);
+  return live_.size();
+}
+
+namespace {
+
+CallContext* Ctx(const void* data) { return static_cast<CallContext*>(const_cast<void*>(data)); }
+
 void Finish(CallContext* call, int rc, const NodeState* node = nullptr) {
-  std::unique_ptr<CallContext> owned(call);
   Completion c;
   c.token = call->token;
   c.rc = rc;
   if (node) c.node = *node;
-  call->sink->Deliver(std::move(c));
+  call->mailbox->Complete(call, std::move(c));
 }
 
-void OnString(int rc, const char*, const void* data) { Finish(static_cast<CallContext*>(const_cast<void*>(data)), rc); }
-void OnStat(int rc, const Stat*, const void* data) { Finish(static_cast<CallContext*>(const_cast<void*>(data)), rc); }
-void OnVoid(int rc, const void* data) { Finish(static_cast<CallContext*>(const_cast<void*>(data)), rc); }
+void OnString(int rc, const char*, const void* data) { Finish(Ctx(data), rc); }
+void OnStat(int rc, const Stat*, const void* data) { Finish(Ctx(data), rc); }
+void OnVoid(int rc, const void* data) { Finish(Ctx(data), rc); }
 void OnData(int rc, const char* value, int value_len, const Stat* stat, const void* data) {
   NodeState node;
   if (rc == ZOK && stat != nullptr) {
@@ -38,25 +83,28 @@ void OnData(int rc, const char* value, int value_len, const Stat* stat, const vo
     node.version = stat->version;
     if (value != nullptr && value_len > 0) node.data.assign(value, value_len);
   }
-  Finish(static_cast<CallContext*>(const_cast<void*>(data)), rc, &node);
+  Finish(Ctx(data), rc, &node);
 }
 void IgnoreSync(int, const char*, const void*) {}
 
-struct BatchContext {
-  uint64_t token;
-  CompletionSink* sink;
-  std::vector<std::string> paths;
-  std::vector<zoo_op_t> ops;
-  std::vector<zoo_op_result_t> results;
-  std::vector<std::array<char, 16>> created_paths;
-};
-
+// A failed multi answers every op: the one that failed it with its error, the others with
+// ZRUNTIMEINCONSISTENCY (rolled back) or ZOK (not reached).
 void OnBatch(int rc, const void* data) {
-  std::unique_ptr<BatchContext> batch(static_cast<BatchContext*>(const_cast<void*>(data)));
+  CallContext* call = Ctx(data);
   Completion c;
-  c.token = batch->token;
+  c.token = call->token;
   c.rc = rc;
-  batch->sink->Deliver(std::move(c));
+  if (rc != ZOK) {
+    for (size_t i = 0; i < call->multi_results.size(); ++i) {
+      int err = call->multi_results[i].err;
+      if (err != ZOK && err != ZRUNTIMEINCONSISTENCY) {
+        c.failed_op = static_cast<int>(i);
+        c.failed_op_rc = err;
+        break;
+      }
+    }
+  }
+  call->mailbox->Complete(call, std::move(c));
 }
 
 ACL_vector* CreatorAllWorldReadAcl() {
@@ -65,7 +113,9 @@ ACL_vector* CreatorAllWorldReadAcl() {
   return &acl;
 }
 
-ACL_vector* AclFor(const Intent& desired) {
+}  // namespace
+
+ACL_vector* AclOf(const Intent& desired) {
   switch (desired.acl) {
     case AclChoice::kCreatorAll: return &ZOO_CREATOR_ALL_ACL;
     case AclChoice::kCreatorAllWorldRead: return CreatorAllWorldReadAcl();
@@ -73,6 +123,8 @@ ACL_vector* AclFor(const Intent& desired) {
   }
   return &ZOO_OPEN_ACL_UNSAFE;
 }
+
+namespace {
 
 // zoo_amulti (3.8.0) on a handle that has turned unrecoverable (session expired, auth failed)
 // frees memory it does not own: the first op's request init fails, the later ops' request
@@ -100,10 +152,8 @@ int CreateFlags(NodeMode mode) {
 
 }  // namespace
 
-int IssueStep(zhandle_t* zh, const Step& step, const Intent& desired, uint64_t token, CompletionSink* sink) {
-  auto call = std::make_unique<CallContext>();
-  call->token = token;
-  call->sink = sink;
+int IssueStep(zhandle_t* zh, const Step& step, const Intent& desired, uint64_t token, CompletionMailbox* mailbox) {
+  auto call = std::make_unique<CallContext>(token, mailbox);
   call->path = step.path;
   call->data = desired.data;
   CallContext* raw = call.get();
@@ -113,21 +163,18 @@ int IssueStep(zhandle_t* zh, const Step& step, const Intent& desired, uint64_t t
   switch (step.kind) {
     case StepKind::kCreate:
       if (desired.mode == NodeMode::kPersistentWithTtl) {
-        rc = zoo_acreate_ttl(zh, path, raw->data.data(), data_len, AclFor(desired), CreateFlags(desired.mode),
+        rc = zoo_acreate_ttl(zh, path, raw->data.data(), data_len, AclOf(desired), CreateFlags(desired.mode),
                              desired.node_ttl_ms, OnString, raw);
       } else {
-        rc = zoo_acreate(zh, path, raw->data.data(), data_len, AclFor(desired), CreateFlags(desired.mode), OnString,
+        rc = zoo_acreate(zh, path, raw->data.data(), data_len, AclOf(desired), CreateFlags(desired.mode), OnString,
                          raw);
       }
       break;
     case StepKind::kCreateParent:
-      rc = zoo_acreate(zh, path, nullptr, -1, AclFor(desired), ZOO_PERSISTENT, OnString, raw);
+      rc = zoo_acreate(zh, path, nullptr, -1, AclOf(desired), ZOO_PERSISTENT, OnString, raw);
       break;
     case StepKind::kRead:
-      // The sync makes the server we talk to catch up with the leader first, so a lagging
-      // follower cannot show us a node of a session that is already gone.
-      rc = zoo_async(zh, path, IgnoreSync, nullptr);
-      if (rc == ZOK) rc = zoo_aget(zh, path, 1, OnData, raw);
+      rc = zoo_aget(zh, path, 1, OnData, raw);
       break;
     case StepKind::kSetData:
       rc = zoo_aset(zh, path, raw->data.data(), data_len, step.version, OnStat, raw);
@@ -135,7 +182,7 @@ int IssueStep(zhandle_t* zh, const Step& step, const Intent& desired, uint64_t t
     case StepKind::kReplace:
       zoo_check_op_init(&raw->ops[0], path, step.version);
       zoo_delete_op_init(&raw->ops[1], path, step.version);
-      zoo_create_op_init(&raw->ops[2], path, raw->data.data(), data_len, AclFor(desired), CreateFlags(desired.mode),
+      zoo_create_op_init(&raw->ops[2], path, raw->data.data(), data_len, AclOf(desired), CreateFlags(desired.mode),
                          raw->created_path, sizeof raw->created_path);
       rc = SafeMulti(zh, 3, raw->ops, raw->results, OnVoid, raw);
       break;
@@ -145,30 +192,40 @@ int IssueStep(zhandle_t* zh, const Step& step, const Intent& desired, uint64_t t
     default:
       break;
   }
-  if (rc == ZOK) call.release();  // the completion owns it now
+  // The completion frees it now (or the mailbox, if it never comes); a refused call has none.
+  if (rc == ZOK) {
+    call.release();
+  } else {
+    mailbox->Discard(call.release());
+  }
   return rc;
 }
 
-int IssueCreateBatch(zhandle_t* zh, const std::vector<const Intent*>& creates, uint64_t token, CompletionSink* sink) {
-  auto batch = std::make_unique<BatchContext>();
-  batch->token = token;
-  batch->sink = sink;
+int IssueSync(zhandle_t* zh) { return zoo_async(zh, "/", IgnoreSync, nullptr); }
+
+int IssueCreateBatch(zhandle_t* zh, const std::vector<const Intent*>& creates, uint64_t token,
+                     CompletionMailbox* mailbox) {
+  auto call = std::make_unique<CallContext>(token, mailbox);
   const size_t n = creates.size();
-  batch->paths.reserve(n);
-  batch->ops.resize(n);
-  batch->results.resize(n);
-  batch->created_paths.resize(n);
+  call->paths.reserve(n);  // the ops point into these: no reallocation after the first push
+  call->datas.reserve(n);
+  call->multi_ops.resize(n);
+  call->multi_results.resize(n);
+  call->created_paths.resize(n);
   for (size_t i = 0; i < n; ++i) {
     const Intent& desired = *creates[i];
-    batch->paths.push_back(desired.path);
-    // The data is referenced, not copied, by the op: it lives in the caller's task until the
-    // completion, which the reconciler guarantees by keeping the task while the call is out.
-    zoo_create_op_init(&batch->ops[i], batch->paths.back().c_str(), desired.data.data(),
-                       static_cast<int>(desired.data.size()), AclFor(desired), CreateFlags(desired.mode),
-                       batch->created_paths[i].data(), static_cast<int>(batch->created_paths[i].size()));
+    call->paths.push_back(desired.path);
+    call->datas.push_back(desired.data);
+    zoo_create_op_init(&call->multi_ops[i], call->paths.back().c_str(), call->datas.back().data(),
+                       static_cast<int>(call->datas.back().size()), AclOf(desired), CreateFlags(desired.mode),
+                       call->created_paths[i].data(), static_cast<int>(call->created_paths[i].size()));
   }
-  int rc = SafeMulti(zh, static_cast<int>(n), batch->ops.data(), batch->results.data(), OnBatch, batch.get());
-  if (rc == ZOK) batch.release();
+  int rc = SafeMulti(zh, static_cast<int>(n), call->multi_ops.data(), call->multi_results.data(), OnBatch, call.get());
+  if (rc == ZOK) {
+    call.release();
+  } else {
+    mailbox->Discard(call.release());
+  }
   return rc;
 }
 

@@ -40,14 +40,16 @@ TEST(ZkCallsTest, MultisOnAnExpiredHandleAreRefusedInsteadOfCorruptingTheHeap) {
     creates.push_back(&intents[i]);
   }
   CountingSink sink;
-  EXPECT_EQ(IssueCreateBatch(zh, creates, 1, &sink), ZCONNECTIONLOSS);
+  CompletionMailbox mailbox(&sink);
+  EXPECT_EQ(IssueCreateBatch(zh, creates, 1, &mailbox), ZCONNECTIONLOSS);
   Step replace(StepKind::kReplace, "/expired/n0", 0, "");
-  EXPECT_EQ(IssueStep(zh, replace, intents[0], 2, &sink), ZCONNECTIONLOSS);
+  EXPECT_EQ(IssueStep(zh, replace, intents[0], 2, &mailbox), ZCONNECTIONLOSS);
   // Single calls are safe on such a handle: the client refuses them itself.
   Step create(StepKind::kCreate, "/expired/n0", -1, "");
-  EXPECT_EQ(IssueStep(zh, create, intents[0], 3, &sink), ZINVALIDSTATE);
+  EXPECT_EQ(IssueStep(zh, create, intents[0], 3, &mailbox), ZINVALIDSTATE);
   zookeeper_close(zh);
   EXPECT_EQ(sink.delivered, 0) << "a refused submission has no completion";
+  EXPECT_EQ(mailbox.unanswered(), 0u) << "nor any memory left behind";
 }
 
 }  // namespace

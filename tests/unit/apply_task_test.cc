@@ -90,9 +90,15 @@ TEST_F(ApplyTaskTest, ForeignNodesAreConflictsAndNeverTouched) {
   EXPECT_EQ(conflict.kind, StepKind::kConflict);
   EXPECT_EQ(conflict.reason, "/svc/a/b is an ephemeral node of session 0x777, which is not ours");
 
+  // A delete always looks first; another session's node is not ours to delete, and nothing of
+  // ours is there: done at once, with a note, never retried forever.
   ApplyTask del(DeleteIntent(), &ownership_);
-  EXPECT_EQ(del.Restart().kind, StepKind::kRead);  // a delete always looks first
-  EXPECT_EQ(del.OnRead(ZOK, Node(kForeign)).kind, StepKind::kConflict);
+  EXPECT_EQ(del.Restart().kind, StepKind::kRead);
+  Step left = del.OnRead(ZOK, Node(kForeign));
+  EXPECT_EQ(left.kind, StepKind::kDone);
+  EXPECT_EQ(left.reason,
+            "/svc/a/b is an ephemeral node of session 0x777, which is not ours: left alone, nothing of ours was there "
+            "to delete");
 
   ApplyTask over_persistent(PutIntent(NodeMode::kEphemeral), &ownership_);
   over_persistent.Restart();
@@ -104,15 +110,13 @@ TEST_F(ApplyTaskTest, ForeignNodesAreConflictsAndNeverTouched) {
   EXPECT_EQ(over_persistent.Restart().kind, StepKind::kCreate);  // after backoff it starts over
 }
 
-TEST_F(ApplyTaskTest, MissingParentsAreCreatedShallowestFirstThenTheNode) {
+// Which ancestors to make is the pipeline's decision (it knows which exist and which have intents
+// of their own); the task only says so and starts over with the create.
+TEST_F(ApplyTaskTest, AMissingParentIsReportedThenTheCreateStartsOver) {
   ApplyTask task(PutIntent(), &ownership_);
   task.Restart();
-  Step first = task.OnResult(ZNONODE);
-  EXPECT_EQ(first.kind, StepKind::kCreateParent);
-  EXPECT_EQ(first.path, "/svc");
-  Step second = task.OnResult(ZNODEEXISTS);  // someone else made it: fine
-  EXPECT_EQ(second.path, "/svc/a");
-  EXPECT_EQ(task.OnResult(ZOK).kind, StepKind::kCreate);
+  EXPECT_EQ(task.OnResult(ZNONODE).kind, StepKind::kParentMissing);
+  EXPECT_EQ(task.Restart().kind, StepKind::kCreate);
   EXPECT_EQ(task.OnResult(ZOK).kind, StepKind::kDone);
 }
 

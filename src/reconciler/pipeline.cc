@@ -1,0 +1,337 @@
+// What is sent: pending intents loaded from the spool, the registered set streamed for
+// re-creation and anti-entropy, and the window that every call goes through, with fresh creates
+// in multis and their missing parents sent just ahead.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "reconciler/reconciler.h"
+
+namespace zkspool {
+namespace {
+
+constexpr size_t kLoadChunk = 1000;
+constexpr size_t kMinActivePaths = 1000;
+// Paths held in memory at once, and their bytes: a path in backoff holds no room in the window
+// but does hold memory, so these bound it whatever the spool or ZooKeeper do.
+constexpr size_t kMaxTrackedPaths = 100'000;
+constexpr size_t kMaxTrackedBytes = 64u << 20;
+// Creates per multi, and their bytes: well under jute.maxbuffer, whose excess makes the server
+// drop the connection and fail every outstanding request. kOpOverhead covers what a create op
+// adds to its path and data in the request (header, ACL, flags).
+constexpr size_t kMaxBatch = 1000;
+constexpr size_t kMaxBatchBytes = 256 * 1024;
+constexpr size_t kOpOverhead = 64;
+constexpr size_t kWatchesPerPass = 200;
+constexpr size_t kMaxToWatch = 100'000;      // beyond, anti-entropy's reads set the watches
+constexpr size_t kMaxKnownParents = 65'536;  // past this it starts over: a few parents made again
+
+bool IsBatchable(const PathWork& work) {
+  return work.goal != Goal::kVerify && work.step.kind == StepKind::kCreate && !work.alone &&
+         work.task->desired().mode != NodeMode::kPersistentWithTtl;
+}
+
+}  // namespace
+
+void Reconciler::LoadPending() {
+  const size_t active_limit = std::max(4 * options_.max_in_flight, kMinActivePaths);
+  while (paths_.active() < active_limit && paths_.size() < kMaxTrackedPaths && paths_.bytes() < kMaxTrackedBytes) {
+    Result<std::vector<SpooledIntent>> chunk = spool_->ReadPending(read_cursor_, kLoadChunk);
+    if (!chunk.ok()) {
+      log_->error("cannot read pending intents: {}", chunk.status().ToString());
+      return;
+    }
+    if (chunk->empty()) return;
+    for (SpooledIntent& r : *chunk) {
+      read_cursor_ = r.seq + 1;
+      AddIntent(std::move(r));
+    }
+  }
+}
+
+void Reconciler::AddIntent(SpooledIntent intent) {
+  PathWork* existing = paths_.Find(intent.intent.path);
+  PathWork& work = existing != nullptr ? *existing : paths_.Add(intent.intent.path);
+  if (intent.intent.keep_mode) {
+    if (!work.mode_source_known) {
+      Result<SpooledIntent> registered = spool_->GetRegistered(work.path());
+      if (registered.ok()) work.mode_source = registered->intent;
+      work.mode_source_known = true;
+    }
+    ResolveKeepMode(intent.intent, work.mode_source ? &*work.mode_source : nullptr);
+  }
+  if (intent.intent.op == Op::kPut) {
+    work.mode_source = intent.intent;
+    work.mode_source_known = true;
+  }
+  work.seqs.push_back(intent.seq);
+  work.target = std::move(intent);
+  if (existing == nullptr) {
+    MakeReady(work);
+  } else if (work.SupersedesAtOnce()) {
+    // Nothing of the old target is out: the new one takes over now, whatever held the old one.
+    work.goal = Goal::kApply;
+    work.task.reset();
+    work.alone = false;
+    work.parent_tries = 0;
+    work.reason.clear();
+    paths_.SetState(work, PathState::kQueued);
+    MakeReady(work);
+  } else if (work.goal == Goal::kReassert) {
+    work.goal = Goal::kApply;  // once the re-assert's call is answered, the intent decides
+  }
+  paths_.Recount(work);
+}
+
+void Reconciler::StartScan(bool create_first) {
+  scan_ = {};
+  scan_.active = true;
+  scan_.create_first = create_first;
+}
+
+void Reconciler::PullRegistered() {
+  const size_t active_limit = std::max(4 * options_.max_in_flight, kMinActivePaths);
+  while (scan_.active && paths_.active() < active_limit && paths_.size() < kMaxTrackedPaths &&
+         paths_.bytes() < kMaxTrackedBytes) {
+    const size_t want = std::min(kLoadChunk, active_limit - paths_.active());
+    Result<std::vector<SpooledIntent>> chunk = spool_->ReadRegistered(scan_.after, want);
+    if (!chunk.ok()) {
+      log_->error("cannot read the registered set: {}", chunk.status().ToString());
+      scan_.active = false;
+      return;
+    }
+    for (const SpooledIntent& node : *chunk) {
+      scan_.after = node.intent.path;
+      if (paths_.Find(node.intent.path) != nullptr) continue;  // its work settles the node
+      // A new session owns nothing: its ephemerals are created outright (in multis), and only
+      // those that exist are read. Anything else is read first: it is most likely there.
+      Reassert(node, !(scan_.create_first && node.intent.mode == NodeMode::kEphemeral));
+    }
+    if (chunk->size() < want) scan_.active = false;
+  }
+}
+
+void Reconciler::Reassert(const SpooledIntent& node, bool verify_first) {
+  PathWork& work = paths_.Add(node.intent.path);
+  work.goal = Goal::kReassert;
+  work.target = node;
+  work.mode_source = node.intent;
+  work.mode_source_known = true;
+  work.verify_first = verify_first;
+  paths_.Recount(work);
+  MakeReady(work);
+}
+
+void Reconciler::MakeReady(PathWork& work, bool front) {
+  if (work.in_ready) return;
+  work.in_ready = true;
+  if (front) {
+    ready_.push_front(work.path());
+  } else {
+    ready_.push_back(work.path());
+  }
+}
+
+void Reconciler::WakeDelayed(Clock::time_point now) {
+  while (!delayed_.empty() && delayed_.begin()->first <= now) {
+    PathWork* work = paths_.Find(delayed_.begin()->second);
+    delayed_.erase(delayed_.begin());
+    if (work == nullptr || work->not_before > now) continue;  // superseded or backed off again since
+    const PathState state = work->state();
+    if (state != PathState::kBackoffConflict && state != PathState::kBackoffUncertain &&
+        state != PathState::kWaitingParent) {
+      continue;
+    }
+    paths_.SetState(*work, PathState::kQueued);
+    MakeReady(*work);
+  }
+}
+
+// Creates the path's task when it has none and says whether it may be sent: an intent is never
+// sent after its TTL ran out (it is dropped here, or its node read first if an earlier write of
+// it may have applied it).
+bool Reconciler::Prepare(PathWork& work) {
+  if (work.goal == Goal::kApply && IsExpired(work.target.intent, NowMs())) {
+    switch (work.MayExpire(work.target.seq)) {
+      case PathWork::ExpiryVerdict::kDrop:
+        ExpireNow({work.target.seq});  // may retarget the path or forget it
+        return false;
+      case PathWork::ExpiryVerdict::kVerifyFirst:
+        work.goal = Goal::kVerify;
+        work.task.reset();
+        break;
+      case PathWork::ExpiryVerdict::kNo:
+        return false;
+    }
+  }
+  if (work.goal == Goal::kVerify) {
+    work.task_seq = work.in_doubt->seq;
+    work.step = Step(StepKind::kRead, work.path());
+    return true;
+  }
+  if (!work.task) {
+    const bool reassert = work.goal == Goal::kReassert;
+    work.task = std::make_unique<ApplyTask>(work.target.intent, &ownership_, reassert && work.verify_first);
+    work.task_seq = reassert ? 0 : work.target.seq;
+    work.step = work.task->Restart();
+    work.wrote = false;
+    paths_.Recount(work);
+  }
+  return true;
+}
+
+bool Reconciler::HasOwnPut(const std::string& path) const {
+  const PathWork* work = paths_.Find(path);
+  if (work == nullptr || work->target.intent.op != Op::kPut) return false;
+  return work->goal == Goal::kReassert || !work->seqs.empty();
+}
+
+AncestorPlan Reconciler::Plan(const std::string& path) const {
+  return PlanAncestors(
+      path, [this](const std::string& p) { return known_parents_.count(p) > 0; },
+      [this](const std::string& p) { return HasOwnPut(p); });
+}
+
+uint64_t Reconciler::Submit(Call call, size_t ops) {
+  const uint64_t token = next_token_++;
+  calls_.emplace(token, std::move(call));
+  ops_in_flight_ += ops;
+  return token;
+}
+
+void Reconciler::IssueReady() {
+  if (!connected_ || !session_saved_ || records_failing_ > 0) return;
+  WakeDelayed(Clock::now());
+  LoadPending();
+  PullRegistered();
+  // Half the window per multi, so that one multi is on the wire while the answer to the other
+  // is handled here.
+  const size_t batch_target = std::clamp<size_t>(window_ / 2, 1, kMaxBatch);
+  std::vector<PathWork*> multi;
+  std::unordered_set<std::string> in_multi;
+  size_t multi_bytes = 0;
+  bool synced = false;
+  while (!ready_.empty() && connected_) {
+    if (ops_in_flight_ + multi.size() >= window_) break;
+    // Wait for room for a whole multi: refilling the window as each op completes would break
+    // a backlog into ever smaller multis.
+    if (multi.empty() && ops_in_flight_ > 0 && window_ - ops_in_flight_ < batch_target) break;
+    PathWork* work = paths_.Find(ready_.front());
+    ready_.pop_front();
+    if (work == nullptr) continue;
+    work->in_ready = false;
+    if (work->state() != PathState::kQueued || work->in_multi || !Prepare(*work)) continue;
+    if (work->step.kind == StepKind::kRead && !synced) {
+      IssueSync(session_->handle());  // one sync ahead of this pass's reads (see IssueSync)
+      synced = true;
+    }
+    if (!IsBatchable(*work)) {
+      IssueOne(*work);
+      continue;
+    }
+    const Intent& desired = work->task->desired();
+    const size_t bytes = desired.path.size() + desired.data.size() + kOpOverhead;
+    if (bytes >= kMaxBatchBytes) {  // a large node goes alone, so no multi nears jute.maxbuffer
+      IssueOne(*work);
+      continue;
+    }
+    AncestorPlan plan = Plan(desired.path);
+    if (!plan.blocked_by.empty() && !in_multi.count(plan.blocked_by)) {
+      // Its parent is made by an intent of its own that is not ahead of it in this multi: sent
+      // alone, the create finds out whether that parent exists yet.
+      work->alone = true;
+      IssueOne(*work);
+      continue;
+    }
+    if (multi_bytes + bytes > kMaxBatchBytes) {
+      IssueMulti(multi);
+      in_multi.clear();
+      multi_bytes = 0;
+    }
+    IssueParents(plan.missing, desired);
+    work->in_multi = true;
+    in_multi.insert(desired.path);
+    multi.push_back(work);
+    multi_bytes += bytes;
+    if (multi.size() >= batch_target) {
+      IssueMulti(multi);
+      in_multi.clear();
+      multi_bytes = 0;
+    }
+  }
+  IssueMulti(multi);
+  WatchApplied();
+}
+
+void Reconciler::IssueOne(PathWork& work) {
+  const uint64_t token = next_token_;
+  const Intent& desired = work.task ? work.task->desired() : work.target.intent;
+  int rc = IssueStep(session_->handle(), work.step, desired, token, mailbox_.get());
+  if (rc != ZOK) {
+    Advance(work, SubmissionFailed(work.path(), rc));
+    return;
+  }
+  Submit(Call{Call::Kind::kPath, {work.path()}, {}}, 1);
+  if (work.step.kind != StepKind::kRead) work.wrote = true;
+  paths_.SetState(work, PathState::kCallOut);
+}
+
+void Reconciler::IssueMulti(std::vector<PathWork*>& multi) {
+  if (multi.size() == 1) {
+    multi[0]->in_multi = false;
+    IssueOne(*multi[0]);
+  }
+  if (multi.size() <= 1) {
+    multi.clear();
+    return;
+  }
+  std::vector<const Intent*> creates;
+  Call call{Call::Kind::kMulti, {}, {}};
+  for (PathWork* work : multi) {
+    work->in_multi = false;
+    creates.push_back(&work->task->desired());
+    call.paths.push_back(work->path());
+  }
+  int rc = IssueCreateBatch(session_->handle(), creates, next_token_, mailbox_.get());
+  if (rc == ZOK) {
+    Submit(std::move(call), multi.size());
+    for (PathWork* work : multi) {
+      work->wrote = true;
+      paths_.SetState(*work, PathState::kCallOut);
+    }
+  } else {
+    for (PathWork* work : multi) Advance(*work, SubmissionFailed(work->path(), rc));
+  }
+  multi.clear();
+}
+
+// A multi of creates fails whole when one parent is missing, and a single create then finds it
+// missing too. So the ancestors not known to exist are created first, shallowest first, on the
+// same connection: ZooKeeper runs one session's requests in order, so the calls sent after them
+// find them. Their answers are not waited for: if one fails, so does the create after it, which
+// then backs off. They count against the window.
+void Reconciler::IssueParents(const std::vector<std::string>& parents, const Intent& acl_of) {
+  for (const std::string& parent : parents) {
+    if (known_parents_.size() >= kMaxKnownParents) known_parents_.clear();
+    if (IssueStep(session_->handle(), Step(StepKind::kCreateParent, parent), acl_of, next_token_, mailbox_.get()) !=
+        ZOK) {
+      return;
+    }
+    Submit(Call{Call::Kind::kParent, {}, parent}, 1);
+    known_parents_.insert(parent);
+  }
+}
+
+// Watches on the nodes we put, once nothing else waits: an extra request per node would halve
+// the drain rate of a backlog.
+void Reconciler::WatchApplied() {
+  if (!connected_ || !ready_.empty() || ops_in_flight_ != 0) return;
+  for (size_t i = 0; i < kWatchesPerPass && !to_watch_.empty(); ++i) {
+    WatchNode(session_->handle(), to_watch_.front());
+    to_watch_set_.erase(to_watch_.front());
+    to_watch_.pop_front();
+  }
+  if (!to_watch_.empty()) Notify();  // more next round
+}
+
+}  // namespace zkspool
