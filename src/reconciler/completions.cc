@@ -56,8 +56,20 @@ void Reconciler::HandleCompletion(const Completion& c) {
       if (work != nullptr && work->state() == PathState::kCallOut) OnPathAnswer(*work, c);
       return;
     }
-    case Call::Kind::kMulti:
+    case Call::Kind::kMulti: {
       ops_in_flight_ -= call.paths.size();
+      // Nothing in a failed multi was applied. The op that failed it goes alone next time (its
+      // create then meets the apply rules). When it failed for its parent (missing, or one we
+      // may not write under), its siblings would fail alike: they go alone too, pipelined.
+      // The rest go in the next multi.
+      std::string failed_parent;
+      if (c.rc != ZOK && !IsUncertain(c.rc) && c.failed_op >= 0 &&
+          (c.failed_op_rc == ZNONODE || c.failed_op_rc == ZNOAUTH || c.failed_op_rc == ZNOCHILDRENFOREPHEMERALS)) {
+        const std::string& failed = call.paths[c.failed_op];
+        failed_parent = failed.substr(0, failed.rfind('/'));
+        if (c.failed_op_rc == ZNONODE) known_parents_.clear();  // a parent may have gone
+      }
+      std::vector<PathWork*> again;  // back to the front of the line, in their order
       for (size_t i = 0; i < call.paths.size(); ++i) {
         PathWork* work = paths_.Find(call.paths[i]);
         if (work == nullptr || work->state() != PathState::kCallOut) continue;
@@ -65,18 +77,20 @@ void Reconciler::HandleCompletion(const Completion& c) {
           OnPathAnswer(*work, c);
           continue;
         }
-        // Nothing in the multi was applied. The op that failed it goes alone next time (its
-        // create then meets the apply rules); the others go in the next multi.
         work->in_doubt.reset();
-        if (static_cast<int>(i) == c.failed_op || c.failed_op < 0) {
+        const std::string& path = call.paths[i];
+        if (static_cast<int>(i) == c.failed_op || c.failed_op < 0 ||
+            (!failed_parent.empty() && path.compare(0, path.rfind('/'), failed_parent) == 0 &&
+             path.rfind('/') == failed_parent.size())) {
           work->alone = true;
-          if (c.failed_op_rc == ZNONODE || c.failed_op < 0) known_parents_.clear();  // a parent went away
         }
         work->task.reset();
         paths_.SetState(*work, PathState::kQueued);
-        MakeReady(*work);
+        again.push_back(work);
       }
+      for (auto w = again.rbegin(); w != again.rend(); ++w) MakeReady(**w, /*front=*/true);
       return;
+    }
   }
 }
 
@@ -155,7 +169,8 @@ void Reconciler::OnParentMissing(PathWork& work) {
                                                     options_.digest_auth, options_.acl);
     }
   } else if (!plan.blocked_by.empty()) {
-    reason = "waits for its parent " + plan.blocked_by + ", which has an intent of its own";
+    WaitForParent(work, plan.blocked_by);
+    return;
   } else if (work.parent_tries > kParentTriesBeforeBackoff) {
     reason = "its parents could not be created" + (last_parent_error_.empty() ? "" : ": " + last_parent_error_);
   } else {
@@ -174,6 +189,21 @@ void Reconciler::OnParentMissing(PathWork& work) {
   event.message = reason;
   Emit(std::move(event));
   if (work.attempts == 1) log_->warn("{}: {}; retrying with backoff", work.path(), reason);
+  BackOff(work, PathState::kWaitingParent, ExponentialBackoff(work.attempts), std::move(reason));
+}
+
+// An ancestor has a put of its own that is not applied yet: the create waits for it, whatever
+// stands at that ancestor's path now (an empty parent made for the child would take the place of
+// what the ancestor's intent wants there, and a node someone else holds is no parent of ours).
+void Reconciler::WaitForParent(PathWork& work, const std::string& ancestor) {
+  ++work.attempts;
+  std::string reason = "waits for its parent " + ancestor + ", which has an intent of its own";
+  RegistrarEvent event;
+  event.kind = RegistrarEvent::Kind::kWaiting;
+  event.path = work.path();
+  event.seq = work.task_seq;
+  event.message = reason;
+  Emit(std::move(event));
   BackOff(work, PathState::kWaitingParent, ExponentialBackoff(work.attempts), std::move(reason));
 }
 

@@ -199,6 +199,7 @@ void Reconciler::RunExpire() {
       drop.push_back(r.seq);  // nothing of its path is under way: it was never sent
       continue;
     }
+
     switch (work->MayExpire(r.seq)) {
       case PathWork::ExpiryVerdict::kDrop:
         drop.push_back(r.seq);

@@ -225,6 +225,15 @@ void Reconciler::IssueReady() {
       IssueSync(session_->handle());  // one sync ahead of this pass's reads (see IssueSync)
       synced = true;
     }
+    AncestorPlan plan;
+    if (work->step.kind == StepKind::kCreate && work->goal != Goal::kVerify) {
+      plan = Plan(work->path());
+      // Its parent is to be made by an intent of its own that is not ahead of it in this multi.
+      if (!plan.blocked_by.empty() && !in_multi.count(plan.blocked_by)) {
+        WaitForParent(*work, plan.blocked_by);
+        continue;
+      }
+    }
     if (!IsBatchable(*work)) {
       IssueOne(*work);
       continue;
@@ -232,14 +241,6 @@ void Reconciler::IssueReady() {
     const Intent& desired = work->task->desired();
     const size_t bytes = desired.path.size() + desired.data.size() + kOpOverhead;
     if (bytes >= kMaxBatchBytes) {  // a large node goes alone, so no multi nears jute.maxbuffer
-      IssueOne(*work);
-      continue;
-    }
-    AncestorPlan plan = Plan(desired.path);
-    if (!plan.blocked_by.empty() && !in_multi.count(plan.blocked_by)) {
-      // Its parent is made by an intent of its own that is not ahead of it in this multi: sent
-      // alone, the create finds out whether that parent exists yet.
-      work->alone = true;
       IssueOne(*work);
       continue;
     }

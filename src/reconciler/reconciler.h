@@ -130,6 +130,7 @@ class Reconciler : public CompletionSink {
   void OnPathAnswer(PathWork& work, const Completion& c);
   void Advance(PathWork& work, Step step);
   void OnParentMissing(PathWork& work);
+  void WaitForParent(PathWork& work, const std::string& ancestor);
   void OnVerified(PathWork& work, int rc, const NodeState& node);
   void BackOff(PathWork& work, PathState state, Clock::duration delay, std::string reason);
   Clock::duration ExponentialBackoff(int attempts) const;

@@ -1,0 +1,182 @@
+// No path holds up another (issue 11): a path that cannot be applied (held by another session,
+// denied by an ACL, under a parent held by another session) backs off without taking room in
+// the window or in what is loaded, so the rest drains as fast as without it, and a Deregister of
+// the stuck path takes over at once.
+//
+// Each case spools the stuck work while no registrar runs (buffered appends: the test is about
+// the reconciler, not fsync), opens a registrar, waits until it has loaded that work and found
+// it stuck, then registers 1,000 other paths and measures until all are applied; the same
+// without the stuck work is the baseline. Best of three runs each, interleaved, so that a busy
+// machine slows both alike.
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "registrar_fixture.h"
+#include "zk_probe.h"
+#include "zkspool/spool.h"
+
+namespace zkspool {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using testing::Eventually;
+using testing::ZkProbe;
+
+constexpr int kOthers = 1000;
+constexpr int kStuckUpdates = 10'000;
+
+Intent PutIntent(const std::string& path, const std::string& data, NodeMode mode = NodeMode::kEphemeral) {
+  Intent i;
+  i.op = Op::kPut;
+  i.path = path;
+  i.data = data;
+  i.mode = mode;
+  return i;
+}
+
+class IsolationTest : public testing::RegistrarFixture {
+ protected:
+  // Buffered appends (the test is about the reconciler, not fsync) and the default backoff.
+  RegistrarOptions Fast(const std::string& spool) {
+    RegistrarOptions o = Options(spool);
+    o.spool.durability = Durability::kBuffered;
+    o.conflict_backoff_min = RegistrarOptions().conflict_backoff_min;
+    o.conflict_backoff_max = RegistrarOptions().conflict_backoff_max;
+    return o;
+  }
+
+  // Spools `stuck` intents (built by `make_stuck(i)`), opens a registrar on them, waits until
+  // `is_stuck` says it holds them as stuck (and nothing of them is pending unread), then
+  // registers kOthers paths under `prefix` and returns how long until all are applied. The
+  // registrar is left open in `out`.
+  Clock::duration TimeOthers(const std::string& spool, int stuck, const std::function<Intent(int)>& make_stuck,
+                             const std::function<bool(const RegistrarStats&)>& is_stuck, const std::string& prefix,
+                             std::unique_ptr<Registrar>& out, std::vector<uint64_t>* stuck_seqs = nullptr) {
+    {
+      SpoolOptions so;
+      so.durability = Durability::kBuffered;
+      auto opened = Spool::Open(dir_.Sub(spool), so);
+      EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+      if (!opened.ok()) return Clock::duration::max();
+      for (int i = 0; i < stuck; ++i) {
+        uint64_t seq = (*opened)->Append(make_stuck(i)).value();
+        if (stuck_seqs) stuck_seqs->push_back(seq);
+      }
+    }
+    out = Open(Fast(spool));
+    EXPECT_TRUE(Eventually([&] { return out->Stats().session_state == SessionState::kConnected; }, 20s));
+    if (is_stuck) {
+      EXPECT_TRUE(Eventually([&] { return is_stuck(out->Stats()); }, 20s)) << "never got stuck";
+    }
+    std::vector<uint64_t> others;
+    const auto start = Clock::now();
+    for (int i = 0; i < kOthers; ++i) others.push_back(Must(out->Register(prefix + "/n" + std::to_string(i), "d")));
+    for (uint64_t t : others) {
+      if (Wait(*out, t) != Outcome::kApplied) return Clock::duration::max();
+    }
+    return Clock::now() - start;
+  }
+
+  void ExpectNoSlowerThanWithoutIt(Clock::duration stuck, Clock::duration base) {
+    const double ratio = std::chrono::duration<double>(stuck) / std::chrono::duration<double>(base);
+    std::printf("[ measured ] %d others: %.3f s without a stuck path, %.3f s with one (%.2fx)\n", kOthers,
+                std::chrono::duration<double>(base).count(), std::chrono::duration<double>(stuck).count(), ratio);
+    EXPECT_LE(ratio, 1.5) << "the stuck path slowed the others down";
+  }
+
+  // Best of three, interleaved: {without, with}. `registrar` is the last run with the stuck
+  // work, left open.
+  std::pair<Clock::duration, Clock::duration> Compare(const std::function<Intent(int)>& make_stuck,
+                                                      const std::function<bool(const RegistrarStats&)>& is_stuck,
+                                                      std::unique_ptr<Registrar>& registrar,
+                                                      std::vector<uint64_t>* stuck_seqs = nullptr) {
+    Clock::duration base = Clock::duration::max(), with_stuck = Clock::duration::max();
+    for (int run = 0; run < 3; ++run) {
+      std::unique_ptr<Registrar> plain;
+      const std::string n = std::to_string(run);
+      base = std::min(base, TimeOthers("base" + n, 0, nullptr, nullptr, "/base" + n, plain));
+      plain->Close().ok();
+      if (registrar) registrar->Close().ok();
+      if (stuck_seqs) stuck_seqs->clear();
+      with_stuck = std::min(
+          with_stuck, TimeOthers("stuck" + n, kStuckUpdates, make_stuck, is_stuck, "/others" + n, registrar, stuck_seqs));
+    }
+    return {base, with_stuck};
+  }
+};
+
+TEST_F(IsolationTest, AForeignHeldPathWithTenThousandUpdatesDoesNotHoldUpTheRest) {
+  ZkProbe foreign(zk_->ConnectString());
+  ASSERT_EQ(foreign.Create("/held", ""), ZOK);
+  ASSERT_EQ(foreign.Create("/held/x", "theirs", ZOO_EPHEMERAL), ZOK);
+  std::unique_ptr<Registrar> registrar;
+  std::vector<uint64_t> heartbeats;
+  auto [base, with_stuck] = Compare([](int i) { return PutIntent("/held/x", "beat-" + std::to_string(i)); },
+                                    [](const RegistrarStats& s) { return s.paths_conflicting == 1; }, registrar,
+                                    &heartbeats);
+  ExpectNoSlowerThanWithoutIt(with_stuck, base);
+
+  // Leaving is never stuck behind the registration that cannot be made: another session's node
+  // is not ours to delete, so the Deregister is done at once and the node left alone.
+  uint64_t leave = Must(registrar->Deregister("/held/x"));
+  EXPECT_EQ(Wait(*registrar, leave, 1s), Outcome::kApplied);
+  EXPECT_EQ(Wait(*registrar, heartbeats.back()), Outcome::kApplied) << "superseded by the Deregister";
+  EXPECT_EQ(foreign.Get("/held/x")->data, "theirs");
+  EXPECT_EQ(foreign.Get("/held/x")->ephemeral_owner, foreign.session_id());
+  EXPECT_TRUE(Eventually([&] { return registrar->Stats().spool.pending_count == 0; }, 10s));
+  EXPECT_EQ(registrar->Stats().paths_tracked, 0u);
+}
+
+TEST_F(IsolationTest, AnAclDeniedSubtreeDoesNotHoldUpTheRest) {
+  ZkProbe owner(zk_->ConnectString());
+  ASSERT_EQ(zoo_add_auth(owner.handle(), "digest", "bob:pw", 6, nullptr, nullptr), ZOK);
+  ASSERT_EQ(zoo_create(owner.handle(), "/locked", "", 0, &ZOO_CREATOR_ALL_ACL, 0, nullptr, 0), ZOK);
+  std::unique_ptr<Registrar> registrar;
+  constexpr int kLockedPaths = 100;  // 100 updates each
+  auto [base, with_stuck] = Compare(
+      [](int i) { return PutIntent("/locked/p" + std::to_string(i % kLockedPaths), "v" + std::to_string(i)); },
+      [](const RegistrarStats& s) { return s.paths_conflicting == kLockedPaths; }, registrar);
+  ExpectNoSlowerThanWithoutIt(with_stuck, base);
+  EXPECT_NE(registrar->Stats().last_error.find("not authorized"), std::string::npos) << registrar->Stats().last_error;
+
+  uint64_t leave = Must(registrar->Deregister("/locked/p7"));  // nothing of ours is there
+  EXPECT_EQ(Wait(*registrar, leave, 1s), Outcome::kApplied);
+}
+
+TEST_F(IsolationTest, APathUnderAParentHeldByAnotherSessionDoesNotHoldUpTheRest) {
+  ZkProbe foreign(zk_->ConnectString());
+  ASSERT_EQ(foreign.Create("/svc", ""), ZOK);
+  ASSERT_EQ(foreign.Create("/svc/group", "theirs", ZOO_EPHEMERAL), ZOK);
+  // Our own intents want /svc/group as a container of ours, with children under it: the
+  // container conflicts, and its children wait for it (never made as empty parents).
+  std::unique_ptr<Registrar> registrar;
+  constexpr int kChildren = 100;
+  auto [base, with_stuck] = Compare(
+      [](int i) {
+        return i == 0 ? PutIntent("/svc/group", "ours", NodeMode::kContainer)
+                      : PutIntent("/svc/group/c" + std::to_string(i % kChildren), "v" + std::to_string(i));
+      },
+      [](const RegistrarStats& s) { return s.paths_conflicting == 1 && s.paths_waiting_parent == kChildren; },
+      registrar);
+  ExpectNoSlowerThanWithoutIt(with_stuck, base);
+  RegistrarStats stats = registrar->Stats();
+  ASSERT_FALSE(stats.blocked_paths.empty());
+  bool explained = false;
+  for (const BlockedPath& b : stats.blocked_paths) {
+    if (b.path == "/svc/group/c5") {
+      explained = std::string(b.state) == "waiting-parent" &&
+                  b.reason == "waits for its parent /svc/group, which has an intent of its own";
+    }
+  }
+  EXPECT_TRUE(explained) << "a waiting child shows in Stats with its reason";
+
+  // A Deregister of a child never queues behind the child's wait for its parent (item 7).
+  uint64_t leave = Must(registrar->Deregister("/svc/group/c5"));
+  EXPECT_EQ(Wait(*registrar, leave, 1s), Outcome::kApplied);
+  EXPECT_EQ(foreign.Children("/svc/group").size(), 0u) << "no empty parent, no child was made";
+}
+
+}  // namespace
+}  // namespace zkspool
