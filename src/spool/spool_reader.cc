@@ -319,7 +319,8 @@ Result<VerifyReport> SpoolReader::Verify(const std::function<void(const VerifyPr
   };
   auto check_meta = [&d](std::string_view key, std::string_view value) -> Status {
     if (key == kMetaFormatVersion) return CheckFormatVersion(value, d.dir);
-    if (key == kMetaSequenceFloor || IsCounterKey(key)) return DecodeU64(value, key).status();
+    if (key == kMetaSequenceFloor) return DecodeU64(value, key).status();
+    if (size_t width = CounterWidth(key)) return DecodeCounter(value, key, width).status();
     if (key == kMetaSession) return DecodeSession(value).status();
     if (key == kMetaOwnedSessions) return DecodeSessionIds(value).status();
     return Status::Ok();  // a key this build does not use is not damage

@@ -66,11 +66,10 @@ Status Spool::Impl::WriteRemoval(rocksdb::WriteBatch& batch, const Removal& remo
     floor = next_seq;  // every removed sequence number is below it
   }
   batch.Put(meta, kMetaSequenceFloor, EncodeU64(floor));
-  AddToCounter(batch, meta, kMetaPendingCount, -static_cast<int64_t>(removal.count));
-  AddToCounter(batch, meta, kMetaPendingBytes, -static_cast<int64_t>(removal.bytes));
-  AddToCounter(batch, meta, kMetaRegisteredCount, removal.registered_delta);
-  AddToCounter(batch, meta, kMetaExpiredCount, static_cast<int64_t>(removal.expired));
-  AddToCounter(batch, meta, kMetaFailedCount, static_cast<int64_t>(removal.failed));
+  AddToCounter(batch, meta, kMetaPending, {-static_cast<int64_t>(removal.count), -static_cast<int64_t>(removal.bytes)});
+  AddToCounter(batch, meta, kMetaRegisteredCount, {removal.registered_delta});
+  AddToCounter(batch, meta, kMetaExpiredCount, {static_cast<int64_t>(removal.expired)});
+  AddToCounter(batch, meta, kMetaFailedCount, {static_cast<int64_t>(removal.failed)});
   // Not fsync'd: a removal that a power cut undoes brings intents back, which are then applied
   // again idempotently (or expired again), while an fsync per applied batch would cap the drain
   // rate at the disk's fsync rate.
