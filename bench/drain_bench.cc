@@ -7,10 +7,11 @@
 //   sequential one synchronous zoo_create at a time (replaying a Redis-style cache)
 //   reconciler zkspool draining the same number of pending intents from its spool
 // raw, raw multi and reconciler run `--repetitions` times (alternating) and report the median.
-// Usage: drain_bench [COUNT] [--repetitions N] [--sweep]
+// Usage: drain_bench [COUNT] [--repetitions N] [--sweep | --drain-only]
 //   COUNT          registrations per line (default 10000)
 //   --sweep        only the raw multi loop, for batch sizes x multis in flight (how the
 //                  reconciler's batch size was chosen)
+//   --drain-only   only the reconciler's drain (to profile it)
 //   ZKSPOOL_BENCH_WINDOW  overrides the reconciler's max_in_flight (default 1000)
 #include <zookeeper/zookeeper.h>
 
@@ -23,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -40,6 +42,21 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// CPU seconds of this process's thread named `name` so far (the scheduler's own count); 0 if none.
+double ThreadCpuSeconds(const std::string& name) {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string got;
+    std::getline(comm, got);
+    if (got != name) continue;
+    std::ifstream schedstat(task.path() / "schedstat");
+    long long ns = 0;
+    schedstat >> ns;
+    return ns / 1e9;
+  }
+  return 0;
+}
 
 zhandle_t* Connect(const std::string& hosts) {
   struct Waiter {
@@ -218,9 +235,14 @@ double ReconcilerDrain(const std::string& dir, const std::string& hosts, int cou
     }
   };
   auto registrar = zkspool::Registrar::Open(options);
+  const double cpu0 = ThreadCpuSeconds("zkspool-recon");
   auto outcome = (*registrar)->WaitApplied(static_cast<uint64_t>(count), 300s);
   double seconds = Seconds(Clock::now() - Clock::time_point(Clock::duration(connected_at.load())));
   if (!outcome.ok()) std::printf("reconciler: %s\n", outcome.status().ToString().c_str());
+  if (std::getenv("ZKSPOOL_BENCH_CPU")) {
+    std::printf("  reconciler thread: %.3f s of CPU in a %.3f s drain\n", ThreadCpuSeconds("zkspool-recon") - cpu0,
+                seconds);
+  }
   (void)(*registrar)->Close();
   return seconds;
 }
@@ -268,15 +290,18 @@ int main(int argc, char** argv) {
   int count = 10000;
   int repetitions = 3;
   bool sweep = false;
+  bool drain_only = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--sweep") == 0) {
       sweep = true;
+    } else if (std::strcmp(argv[i], "--drain-only") == 0) {
+      drain_only = true;
     } else if (std::strcmp(argv[i], "--repetitions") == 0 && i + 1 < argc) {
       repetitions = std::max(1, std::atoi(argv[++i]));
     } else if (std::atoi(argv[i]) > 0) {
       count = std::atoi(argv[i]);
     } else {
-      std::fprintf(stderr, "usage: drain_bench [COUNT] [--repetitions N] [--sweep]\n");
+      std::fprintf(stderr, "usage: drain_bench [COUNT] [--repetitions N] [--sweep | --drain-only]\n");
       return 2;
     }
   }
@@ -301,6 +326,14 @@ int main(int argc, char** argv) {
   const int reconciler_window = static_cast<int>(Options("", "").max_in_flight);
   const int batch = std::clamp(reconciler_window / 2, 1, 1000);
   const int window = reconciler_window / batch;
+  if (drain_only) {  // for profiling the reconciler alone
+    for (int r = 0; r < repetitions; ++r) {
+      const double t = ReconcilerDrain(scratch + "/only" + std::to_string(r), hosts, count, "/only" + std::to_string(r));
+      std::printf("reconciler drain %7.3f s %9.0f /s\n", t, count / t);
+    }
+    std::filesystem::remove_all(scratch);
+    return 0;
+  }
   std::vector<double> raws, multis, recs;
   for (int r = 0; r < repetitions; ++r) {
     const std::string run = std::to_string(r);

@@ -50,14 +50,12 @@ void Reconciler::HandleCompletion(const Completion& c) {
         last_parent_error_ = "creating the parent " + call.parent + " failed: " + zerror(c.rc);
       }
       return;
-    case Call::Kind::kPath: {
+    case Call::Kind::kPath:
       --ops_in_flight_;
-      PathWork* work = paths_.Find(call.paths[0]);
-      if (work != nullptr && work->state() == PathState::kCallOut) OnPathAnswer(*work, c);
+      if (call.works[0]->state() == PathState::kCallOut) OnPathAnswer(*call.works[0], c);
       return;
-    }
     case Call::Kind::kMulti: {
-      ops_in_flight_ -= call.paths.size();
+      ops_in_flight_ -= call.works.size();
       // Nothing in a failed multi was applied. The op that failed it goes alone next time (its
       // create then meets the apply rules). When it failed for its parent (missing, or one we
       // may not write under), its siblings would fail alike: they go alone too, pipelined.
@@ -65,20 +63,20 @@ void Reconciler::HandleCompletion(const Completion& c) {
       std::string failed_parent;
       if (c.rc != ZOK && !IsUncertain(c.rc) && c.failed_op >= 0 &&
           (c.failed_op_rc == ZNONODE || c.failed_op_rc == ZNOAUTH || c.failed_op_rc == ZNOCHILDRENFOREPHEMERALS)) {
-        const std::string& failed = call.paths[c.failed_op];
+        const std::string& failed = call.works[c.failed_op]->path();
         failed_parent = failed.substr(0, failed.rfind('/'));
         if (c.failed_op_rc == ZNONODE) known_parents_.clear();  // a parent may have gone
       }
       std::vector<PathWork*> again;  // back to the front of the line, in their order
-      for (size_t i = 0; i < call.paths.size(); ++i) {
-        PathWork* work = paths_.Find(call.paths[i]);
-        if (work == nullptr || work->state() != PathState::kCallOut) continue;
+      for (size_t i = 0; i < call.works.size(); ++i) {
+        PathWork* work = call.works[i];
+        if (work->state() != PathState::kCallOut) continue;
         if (c.rc == ZOK || IsUncertain(c.rc)) {
           OnPathAnswer(*work, c);
           continue;
         }
         work->in_doubt.reset();
-        const std::string& path = call.paths[i];
+        const std::string& path = work->path();
         if (static_cast<int>(i) == c.failed_op || c.failed_op < 0 ||
             (!failed_parent.empty() && path.compare(0, path.rfind('/'), failed_parent) == 0 &&
              path.rfind('/') == failed_parent.size())) {

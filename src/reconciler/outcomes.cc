@@ -34,7 +34,7 @@ void Reconciler::Resolve(PathWork& work, Outcome outcome, std::string reason) {
   const Intent& applied = work.task->desired();
   if (outcome == Outcome::kApplied && applied.op == Op::kPut) {
     record.node = SpooledIntent{work.task_seq, applied};
-    if (to_watch_.size() < kMaxToWatch && to_watch_set_.insert(work.path()).second) to_watch_.push_back(work.path());
+    if (to_watch_.size() < kMaxToWatch) to_watch_.push_back(work.path());
     if (applied.mode != NodeMode::kEphemeral && known_parents_.size() < kMaxKnownParents) {
       known_parents_.insert(work.path());
     }
@@ -53,7 +53,6 @@ void Reconciler::Resolve(PathWork& work, Outcome outcome, std::string reason) {
     return;
   }
   if (outcome == Outcome::kApplied) CountApplyLatency(record.seqs, work.target);
-  board_.Recording(record.seqs);
   records_.push_back(std::move(record));
   work.task.reset();
   work.attempts = 0;
@@ -80,13 +79,16 @@ void Reconciler::CountApplyLatency(const std::vector<uint64_t>& seqs, const Spoo
 // so what waits here stays bounded by the window.
 void Reconciler::RecordOutcomes() {
   if (records_.empty() || (records_failing_ > 0 && Clock::now() < retry_records_at_)) return;
+  std::vector<uint64_t> all_seqs;
   std::vector<AppliedPath> applied;
   std::vector<size_t> applied_index;
   for (size_t i = 0; i < records_.size(); ++i) {
+    all_seqs.insert(all_seqs.end(), records_[i].seqs.begin(), records_[i].seqs.end());
     if (records_[i].outcome != Outcome::kApplied) continue;
-    applied.push_back({records_[i].path, records_[i].seqs, records_[i].node});
+    applied.push_back({records_[i].path, records_[i].seqs, std::move(records_[i].node)});
     applied_index.push_back(i);
   }
+  board_.Recording(all_seqs);  // before the spool write: a waiter never finds them in neither
   std::vector<bool> done(records_.size(), false);
   Status failure = Status::Ok();
   if (!applied.empty()) {
@@ -111,6 +113,11 @@ void Reconciler::RecordOutcomes() {
     } else {
       failure = s;
     }
+    if (!failure.ok()) {  // they stay to be recorded: give their nodes back
+      for (size_t k = 0; k < applied.size(); ++k) {
+        if (!done[applied_index[k]]) records_[applied_index[k]].node = std::move(applied[k].node);
+      }
+    }
   }
   for (size_t i = 0; i < records_.size() && failure.ok(); ++i) {
     if (records_[i].outcome != Outcome::kFailed) continue;
@@ -122,21 +129,23 @@ void Reconciler::RecordOutcomes() {
     }
   }
   std::vector<Record> left;
+  std::vector<std::pair<uint64_t, Outcome>> outcomes;
+  outcomes.reserve(all_seqs.size());
   for (size_t i = 0; i < records_.size(); ++i) {
     Record& r = records_[i];
     if (!done[i]) {
       left.push_back(std::move(r));
       continue;
     }
-    std::vector<std::pair<uint64_t, Outcome>> outcomes;
     for (uint64_t seq : r.seqs) outcomes.emplace_back(seq, r.outcome);
-    board_.Publish(outcomes);
-    RegistrarEvent event;
-    event.kind = r.outcome == Outcome::kApplied ? RegistrarEvent::Kind::kApplied : RegistrarEvent::Kind::kFailed;
-    event.seq = r.seqs.back();
-    event.path = r.path;
-    event.message = r.reason;
-    Emit(std::move(event));
+    if (options_.on_event) {
+      RegistrarEvent event;
+      event.kind = r.outcome == Outcome::kApplied ? RegistrarEvent::Kind::kApplied : RegistrarEvent::Kind::kFailed;
+      event.seq = r.seqs.back();
+      event.path = r.path;
+      event.message = r.reason;
+      Emit(std::move(event));
+    }
     if (r.outcome == Outcome::kFailed) {
       std::lock_guard lock(mu_);
       stats_.failed += r.seqs.size();
@@ -146,6 +155,7 @@ void Reconciler::RecordOutcomes() {
       AfterResolution(*work);
     }
   }
+  board_.Publish(outcomes);
   records_ = std::move(left);
   if (failure.ok()) {
     if (records_failing_ > 0) log_->info("the spool records outcomes again");

@@ -23,7 +23,6 @@ constexpr size_t kMaxBatch = 1000;
 constexpr size_t kMaxBatchBytes = 256 * 1024;
 constexpr size_t kOpOverhead = 64;
 constexpr size_t kWatchesPerPass = 200;
-constexpr size_t kMaxToWatch = 100'000;      // beyond, anti-entropy's reads set the watches
 constexpr size_t kMaxKnownParents = 65'536;  // past this it starts over: a few parents made again
 
 bool IsBatchable(const PathWork& work) {
@@ -272,7 +271,7 @@ void Reconciler::IssueOne(PathWork& work) {
     Advance(work, SubmissionFailed(work.path(), rc));
     return;
   }
-  Submit(Call{Call::Kind::kPath, {work.path()}, {}}, 1);
+  Submit(Call{Call::Kind::kPath, {&work}, {}}, 1);
   if (work.step.kind != StepKind::kRead) work.wrote = true;
   paths_.SetState(work, PathState::kCallOut);
 }
@@ -287,11 +286,10 @@ void Reconciler::IssueMulti(std::vector<PathWork*>& multi) {
     return;
   }
   std::vector<const Intent*> creates;
-  Call call{Call::Kind::kMulti, {}, {}};
+  Call call{Call::Kind::kMulti, multi, {}};
   for (PathWork* work : multi) {
     work->in_multi = false;
     creates.push_back(&work->task->desired());
-    call.paths.push_back(work->path());
   }
   int rc = IssueCreateBatch(session_->handle(), creates, next_token_, mailbox_.get());
   if (rc == ZOK) {
@@ -329,7 +327,6 @@ void Reconciler::WatchApplied() {
   if (!connected_ || !ready_.empty() || ops_in_flight_ != 0) return;
   for (size_t i = 0; i < kWatchesPerPass && !to_watch_.empty(); ++i) {
     WatchNode(session_->handle(), to_watch_.front());
-    to_watch_set_.erase(to_watch_.front());
     to_watch_.pop_front();
   }
   if (!to_watch_.empty()) Notify();  // more next round

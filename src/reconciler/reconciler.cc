@@ -185,7 +185,9 @@ Reconciler::Clock::time_point Reconciler::NextDeadline(Clock::time_point now) co
   return deadline;
 }
 
-void Reconciler::Emit(RegistrarEvent event) { events_.push_back(std::move(event)); }
+void Reconciler::Emit(RegistrarEvent event) {
+  if (options_.on_event) events_.push_back(std::move(event));
+}
 
 void Reconciler::DeliverEvents() {
   if (options_.on_event) {

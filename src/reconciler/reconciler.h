@@ -67,11 +67,12 @@ class Reconciler : public CompletionSink {
  private:
   using Clock = std::chrono::steady_clock;
 
-  // What a call out is for.
+  // What a call out is for. A path with a call out is never erased (PathWork::HoldsWindow), so
+  // its PathWork is held by pointer until the answer comes.
   struct Call {
     enum class Kind { kPath, kMulti, kParent } kind = Kind::kPath;
-    std::vector<std::string> paths;  // kPath: one; kMulti: its creates, in op order
-    std::string parent;              // kParent
+    std::vector<PathWork*> works;  // kPath: one; kMulti: its creates, in op order
+    std::string parent;            // kParent
   };
   // The registered set, streamed through the window after a new session (ephemerals created
   // first) or for anti-entropy (every node read first).
@@ -189,7 +190,6 @@ class Reconciler : public CompletionSink {
   RegisteredScan scan_;
   std::unordered_set<std::string> known_parents_;  // created (or asked to be) on this connection
   std::deque<std::string> to_watch_;               // applied puts without a watch yet
-  std::unordered_set<std::string> to_watch_set_;
   std::unique_ptr<ChrootMaker> chroot_maker_;
   std::vector<Record> records_;            // outcomes not yet in the spool
   size_t records_failing_ = 0;             // consecutive failed attempts to record them

@@ -7,5 +7,7 @@
 namespace zkspool {
 
 uint32_t Crc32c(std::string_view bytes);
+// The same with the table-driven code that Crc32c uses where the CPU has no CRC32C instruction.
+uint32_t Crc32cPortable(std::string_view bytes);
 
 }  // namespace zkspool

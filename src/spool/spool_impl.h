@@ -121,10 +121,9 @@ struct Spool::Impl {
     Removal removal;
   };
   Status CollectPending(std::span<const uint64_t> seqs, Collected& out);
-  // Adds to `batch` what makes `path` registered as `node` (a put) or not registered (none),
-  // and counts it in `removal`. Call with removal_mu held.
-  Status SetRegistered(const std::string& path, const std::optional<SpooledIntent>& node, rocksdb::WriteBatch& batch,
-                       Removal& removal);
+  // Adds to `batch` what makes each path registered as its node (a put) or not registered
+  // (none), and counts it in `removal`. The paths must be distinct. Call with removal_mu held.
+  Status SetRegistered(std::span<const AppliedPath> applied, rocksdb::WriteBatch& batch, Removal& removal);
   void NoteRemoved(uint64_t removed);
 };
 

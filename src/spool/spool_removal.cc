@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "spool/counters.h"
 #include "spool/expiry_key.h"
@@ -44,17 +45,26 @@ Status Spool::Impl::CollectPending(std::span<const uint64_t> seqs, Collected& ou
   return Status::Ok();
 }
 
-Status Spool::Impl::SetRegistered(const std::string& path, const std::optional<SpooledIntent>& node,
-                                  rocksdb::WriteBatch& batch, Removal& removal) {
-  std::string ignored;
-  bool exists;
-  if (Status s = Get(registered, path, ignored, exists); !s.ok()) return s;
-  if (node) {
-    batch.Put(registered, path, EncodeRecord(*node));
-    if (!exists) ++removal.registered_delta;
-  } else if (exists) {
-    batch.Delete(registered, path);
-    --removal.registered_delta;
+Status Spool::Impl::SetRegistered(std::span<const AppliedPath> applied, rocksdb::WriteBatch& batch,
+                                  Removal& removal) {
+  // One MultiGet tells which paths are registered already (for the count): a Bloom filter answers
+  // most of them without reading a block.
+  std::vector<rocksdb::Slice> keys;
+  keys.reserve(applied.size());
+  for (const AppliedPath& p : applied) keys.emplace_back(p.path);
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db->MultiGet(rocksdb::ReadOptions(), registered, keys.size(), keys.data(), values.data(), statuses.data());
+  for (size_t i = 0; i < applied.size(); ++i) {
+    if (!statuses[i].ok() && !statuses[i].IsNotFound()) return FromRocks(statuses[i], "read from spool " + dir);
+    const bool exists = statuses[i].ok();
+    if (applied[i].node) {
+      batch.Put(registered, applied[i].path, EncodeRecord(*applied[i].node));
+      if (!exists) ++removal.registered_delta;
+    } else if (exists) {
+      batch.Delete(registered, applied[i].path);
+      --removal.registered_delta;
+    }
   }
   return Status::Ok();
 }
@@ -97,12 +107,14 @@ Status Spool::MarkApplied(std::span<const AppliedPath> applied) {
   std::lock_guard removal_lock(d.removal_mu);
   Impl::Collected c;
   if (Status s = d.CollectPending(seqs, c); !s.ok()) return s;
+  std::set<std::string_view> paths;
   for (const AppliedPath& p : applied) {
     if (p.node && (p.node->intent.path != p.path || p.node->intent.op != Op::kPut || p.node->intent.keep_mode)) {
       return Status::InvalidArgument("the registered node for " + p.path + " must be a resolved put of that path");
     }
-    if (Status s = d.SetRegistered(p.path, p.node, c.batch, c.removal); !s.ok()) return s;
+    if (!paths.insert(p.path).second) return Status::InvalidArgument("path " + p.path + " is applied twice");
   }
+  if (Status s = d.SetRegistered(applied, c.batch, c.removal); !s.ok()) return s;
   return d.WriteRemoval(c.batch, c.removal);
 }
 
