@@ -4,6 +4,8 @@
 //   pause   finish the calls in progress, stop, then print "P"
 //   resume  go on
 //   stats   print "S <pending> <registered> <session id>"
+//   full    the spool's disk is full from now on (every write fails with ENOSPC)
+//   space   the disk has space again
 #include <unistd.h>
 
 #include <atomic>
@@ -16,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/disk_full_fs.h"
 #include "support/report_line.h"
 #include "zkspool/registrar.h"
 
@@ -63,6 +66,11 @@ class Workers {
       ReportLine("T " + std::to_string(t) + (del ? " D " : " P ") + path + " " + (del ? "-" : data));
       auto mode = k < kEphemeralPaths ? zkspool::NodeMode::kEphemeral : zkspool::NodeMode::kPersistent;
       auto seq = del ? registrar_.Deregister(path) : registrar_.Register(path, data, mode);
+      if (!seq.ok() && seq.status().code() == zkspool::StatusCode::kIOError) {  // a full disk
+        ReportLine("F " + std::to_string(t));
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        continue;
+      }
       if (!seq.ok()) {
         std::fprintf(stderr, "chaos child: %s\n", seq.status().ToString().c_str());
         ::_exit(1);
@@ -92,6 +100,8 @@ int main(int argc, char** argv) {
   options.hosts = argv[2];
   options.session_timeout = std::chrono::milliseconds(4000);
   options.anti_entropy_interval = std::chrono::milliseconds(5000);
+  auto disk = std::make_shared<zkspool::testing::DiskFullFs>();
+  options.spool.file_system = disk;
   auto registrar = zkspool::Registrar::Open(options);
   if (!registrar.ok()) {
     std::fprintf(stderr, "chaos child: %s\n", registrar.status().ToString().c_str());
@@ -104,6 +114,9 @@ int main(int argc, char** argv) {
       ReportLine("P");
     } else if (command == "resume") {
       workers->Resume();
+    } else if (command == "full" || command == "space") {
+      disk->SetFull(command == "full");
+      ReportLine("D");
     } else if (command == "stats") {
       zkspool::RegistrarStats stats = (*registrar)->Stats();
       ReportLine("S " + std::to_string(stats.spool.pending_count) + " " + std::to_string(stats.spool.registered_count) +

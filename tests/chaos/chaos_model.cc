@@ -25,6 +25,15 @@ bool ChaosModel::Feed(const std::string& line) {
     open_tries_[thread] = Try{path, op == 'P' ? NodeState(data) : std::nullopt};
     return true;
   }
+  if (kind == 'F') {
+    auto it = open_tries_.find(thread);
+    if (it == open_tries_.end()) return false;
+    PathState& p = paths_[it->second.path];
+    p.has_tentative = true;
+    p.tentative = it->second.state;
+    open_tries_.erase(it);
+    return true;
+  }
   if (kind == 'A') {
     auto it = open_tries_.find(thread);
     if (it == open_tries_.end()) return false;

@@ -2,6 +2,8 @@
 // the system is quiet. Fed from the child's report lines:
 //   T <thread> <P|D> <path> <data>   thread is about to spool this (the kill may cut the ack off)
 //   A <thread> <seq>                 that thread's last T was acknowledged
+//   F <thread>                       that thread's last T failed (say, a full disk): it may or may
+//                                    not have reached the spool's log, like a cut-off try
 #pragma once
 
 #include <cstdint>

@@ -43,6 +43,18 @@ TEST(ChaosModelTest, ACutOffTryAllowsBothOutcomesUntilSettled) {
   EXPECT_EQ(m.Check({{"/a", "newest"}}), "");
 }
 
+// A refused append (a full disk) may still surface later, as the spool's contract says.
+TEST(ChaosModelTest, AFailedAppendAllowsBothOutcomes) {
+  ChaosModel m;
+  ASSERT_TRUE(m.Feed("T 0 P /a old"));
+  ASSERT_TRUE(m.Feed("A 0 1"));
+  ASSERT_TRUE(m.Feed("T 0 D /a -"));
+  ASSERT_TRUE(m.Feed("F 0"));
+  EXPECT_EQ(m.Check({{"/a", "old"}}), "");
+  EXPECT_EQ(m.Check({}), "");
+  EXPECT_FALSE(m.Feed("F 0")) << "no try left to fail";
+}
+
 TEST(ChaosModelTest, RejectsLinesItCannotParse) {
   ChaosModel m;
   EXPECT_FALSE(m.Feed("A 0 1")) << "an ack without a try";

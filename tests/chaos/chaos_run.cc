@@ -2,8 +2,10 @@
 // (chaos_child) owns a spool through a Registrar and registers, updates and deregisters random
 // paths from several threads; this process injects faults at random: leader SIGKILL, follower
 // SIGKILL, a frozen member (SIGSTOP), 2 of 3 members killed for a while, our session expired,
-// and kill -9 + restart of the child. After each fault it quiesces the workload and checks the
-// invariants (see CheckQuiet); a violation ends the run with status 1.
+// kill -9 + restart of the child, another client holding one of our paths for a while, an ACL
+// that denies us a subtree for a while, and a full disk under the child's spool for a while.
+// After each fault it quiesces the workload and checks the invariants (see CheckQuiet); a
+// violation ends the run with status 1.
 //
 //   chaos_run --child PATH [--seconds N] [--seed S] [--only KIND]   (seed 0: random, printed)
 #include <fcntl.h>
@@ -125,7 +127,7 @@ class Owner {
       size_t start = 0;
       for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
         std::string line = pending.substr(start, nl - start);
-        if (line[0] == 'T' || line[0] == 'A') {
+        if (line[0] == 'T' || line[0] == 'A' || line[0] == 'F') {
           std::lock_guard lock(model_mu_);
           if (!model_.Feed(line)) {
             std::lock_guard own(mu_);
@@ -157,7 +159,18 @@ class Owner {
   bool ended_ = false;
 };
 
-enum class Fault { kLeaderKill, kFollowerKill, kFreeze, kQuorumLoss, kSessionExpiry, kOwnerKill, kCount };
+enum class Fault {
+  kLeaderKill,
+  kFollowerKill,
+  kFreeze,
+  kQuorumLoss,
+  kSessionExpiry,
+  kOwnerKill,
+  kForeignGrab,
+  kAclDenial,
+  kDiskFull,
+  kCount
+};
 const char* FaultName(Fault f) {
   switch (f) {
     case Fault::kLeaderKill: return "leader SIGKILL";
@@ -166,14 +179,25 @@ const char* FaultName(Fault f) {
     case Fault::kQuorumLoss: return "2 of 3 SIGKILL";
     case Fault::kSessionExpiry: return "session expiry";
     case Fault::kOwnerKill: return "owner kill -9";
+    case Fault::kForeignGrab: return "foreign grab";
+    case Fault::kAclDenial: return "ACL denial";
+    case Fault::kDiskFull: return "disk full";
     case Fault::kCount: break;
   }
   return "?";
 }
 
 const char* FaultId(Fault f) {
-  static const char* ids[] = {"leader-kill", "follower-kill", "freeze", "quorum-loss", "session-expiry", "owner-kill"};
+  static const char* ids[] = {"leader-kill",    "follower-kill", "freeze",     "quorum-loss", "session-expiry",
+                              "owner-kill",     "foreign-grab",  "acl-denial", "disk-full"};
   return ids[static_cast<int>(f)];
+}
+
+// The ACL that denies everyone but the chaos run's own "bob" any change under a node.
+ACL_vector* ReadOnlyForOthers() {
+  static ACL entries[] = {{ZOO_PERM_READ, ZOO_ANYONE_ID_UNSAFE}, {ZOO_PERM_ALL, ZOO_AUTH_IDS}};
+  static ACL_vector acl = {2, entries};
+  return &acl;
 }
 
 struct Settings {
@@ -195,11 +219,11 @@ class ChaosRun {
     int round = 0;
     while (Clock::now() < end) {
       ++round;
-      Load(Ms(800, 2000));
+      Load(Ms(500, 1500));
       Fault fault = NextFault();
       std::string detail = Inject(fault);
       ++injected_[static_cast<int>(fault)];
-      Load(Ms(300, 1500));
+      Load(Ms(200, 1000));
       std::string violation = CheckQuiet();
       std::printf("round %3d  t=%4llds  %-17s %-24s %s\n", round,
                   static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start_).count()),
@@ -301,6 +325,41 @@ class ChaosRun {
         }
         StartOwner();
         return "restarted";
+      }
+      case Fault::kForeignGrab: {
+        // Another client takes one of our ephemeral paths that is free right now, holds it while
+        // the workers go on (our intents for it wait, a Deregister leaves it alone), then lets go.
+        ZkProbe other(zk_->ConnectString());
+        for (int attempt = 0; attempt < 20; ++attempt) {
+          const std::string path = "/chaos/w" + std::to_string(rng_() % kThreads) + "/p" + std::to_string(rng_() % 6);
+          if (other.Create(path, "foreign", ZOO_EPHEMERAL) != ZOK) continue;
+          auto held = Ms(1000, 4000);
+          Load(held);
+          other.Delete(path);
+          return path + " for " + std::to_string(held.count()) + " ms";
+        }
+        return "no free path to grab";
+      }
+      case Fault::kAclDenial: {
+        // A subtree turns read-only for us (creates and deletes under it get ZNOAUTH), then the
+        // ACL is lifted again.
+        const std::string parent = "/chaos/w" + std::to_string(rng_() % kThreads);
+        ZkProbe admin(zk_->ConnectString());
+        zoo_add_auth(admin.handle(), "digest", "bob:chaos", 9, nullptr, nullptr);
+        if (int rc = zoo_set_acl(admin.handle(), parent.c_str(), -1, ReadOnlyForOthers()); rc != ZOK) {
+          return std::string("set_acl failed: ") + zerror(rc);
+        }
+        auto held = Ms(1000, 4000);
+        Load(held);
+        int rc = zoo_set_acl(admin.handle(), parent.c_str(), -1, &ZOO_OPEN_ACL_UNSAFE);
+        return parent + " for " + std::to_string(held.count()) + " ms" + (rc == ZOK ? "" : " (NOT lifted)");
+      }
+      case Fault::kDiskFull: {
+        owner_->Ask("full", 'D');
+        auto held = Ms(500, 3000);
+        Load(held);
+        owner_->Ask("space", 'D');
+        return "for " + std::to_string(held.count()) + " ms";
       }
       case Fault::kCount: break;
     }
@@ -408,7 +467,7 @@ int main(int argc, char** argv) {
   if (s.child.empty() || argc % 2 == 0) {
     std::fprintf(stderr,
                  "usage: chaos_run --child PATH [--seconds N] [--seed S] [--only leader-kill|follower-kill|freeze|"
-                 "quorum-loss|session-expiry|owner-kill]\n");
+                 "quorum-loss|session-expiry|owner-kill|foreign-grab|acl-denial|disk-full]\n");
     return 2;
   }
   if (s.seed == 0) s.seed = std::random_device{}() | 1;
