@@ -75,6 +75,11 @@ struct RegistrarOptions {
   // How often every registered node is checked against ZooKeeper (and re-created or corrected
   // if it differs). Default 30 s.
   std::chrono::milliseconds anti_entropy_interval{30'000};
+  // Registered nodes watched at once, so that a node deleted or changed from outside is restored
+  // at once rather than at the next anti-entropy pass. A watch costs about 170 bytes in the
+  // ZooKeeper client; this bounds that memory whatever the registered set holds. 0: no watches.
+  // Default 10,000.
+  size_t max_watches = 10'000;
   // First and longest wait before retrying a path held by another session, denied by an ACL or
   // waiting for a parent. Defaults 200 ms, 30 s.
   std::chrono::milliseconds conflict_backoff_min{200};
@@ -119,6 +124,8 @@ struct RegistrarStats {
   uint64_t expired = 0;           // intents dropped by TTL since Open
   uint64_t failed = 0;            // intents parked as failed since Open
   uint64_t reasserted = 0;        // registered nodes re-created or corrected in ZooKeeper
+  uint64_t registered_scans = 0;  // passes over the registered set completed (re-creation after a
+                                  // new session, verification after Open, anti-entropy)
   std::vector<std::string> conflicting_paths;  // paths waiting on a conflict or ZNOAUTH (first 100)
   std::string last_error;         // the latest session or apply error, for operators
   LatencyHistogram apply_latency;

@@ -113,6 +113,18 @@ struct AppliedPath {
                                       // resolved), or none when the path was deleted
 };
 
+// A point in a spool's history (Spool::Snapshot): reads against it see the spool as it was then.
+// Holding one keeps what changed since from being compacted away, so hold it only as long as a
+// pass over the data takes. It must be released before its spool is destroyed.
+class SpoolSnapshot;
+
+// A chunk of a pass over the registered set (Spool::ReadRegisteredUnchanged).
+struct RegisteredChunk {
+  std::vector<SpooledIntent> nodes;
+  std::string last_path;  // where the next chunk starts (after_path); may be past the last node
+  bool done = false;      // nothing after last_path
+};
+
 // Thread-safety: all member functions may be called concurrently from any thread. Appends from
 // concurrent threads are group-committed. MarkApplied, MarkFailed, Expire and SaveSession are serialized
 // with each other.
@@ -217,6 +229,16 @@ class Spool {
   // Up to `max_count` registered nodes with path > `after_path`, in path order; seq is the
   // sequence number of the intent that put it. Use "" to start. Errors: kCorruption, kIOError.
   Result<std::vector<SpooledIntent>> ReadRegistered(std::string_view after_path, size_t max_count) const;
+
+  // The spool as of now, for ReadRegisteredUnchanged.
+  std::shared_ptr<const SpoolSnapshot> Snapshot() const;
+
+  // A pass over the registered set as it was at `since`: up to `max_count` nodes with path >
+  // `after_path`, in path order, skipping those deregistered or put again since (a pass started
+  // at `since` has nothing to do for what was applied after it began). Costs the nodes read plus
+  // one batched point lookup each. Errors: kCorruption, kIOError.
+  Result<RegisteredChunk> ReadRegisteredUnchanged(const SpoolSnapshot& since, std::string_view after_path,
+                                                  size_t max_count) const;
 
   // The registered node at `path`. Errors: kNotFound, kCorruption, kIOError.
   Result<SpooledIntent> GetRegistered(std::string_view path) const;

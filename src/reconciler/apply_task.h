@@ -58,6 +58,7 @@ struct Step {
   std::string path;
   int32_t version = -1;
   std::string reason;
+  bool watch = false;  // a kRead leaves a watch on the node (the pipeline decides, within its budget)
 };
 
 class ApplyTask {

@@ -59,7 +59,8 @@ void Reconciler::HandleCompletion(const Completion& c) {
       // Nothing in a failed multi was applied. The op that failed it goes alone next time (its
       // create then meets the apply rules). When it failed for its parent (missing, or one we
       // may not write under), its siblings would fail alike: they go alone too, pipelined.
-      // The rest go in the next multi.
+      // When a node to re-create was there after all, so may the ones after it be: those are
+      // read first. The rest go in the next multi.
       std::string failed_parent;
       if (c.rc != ZOK && !IsUncertain(c.rc) && c.failed_op >= 0 &&
           (c.failed_op_rc == ZNONODE || c.failed_op_rc == ZNOAUTH || c.failed_op_rc == ZNOCHILDRENFOREPHEMERALS)) {
@@ -81,6 +82,9 @@ void Reconciler::HandleCompletion(const Completion& c) {
             (!failed_parent.empty() && path.compare(0, path.rfind('/'), failed_parent) == 0 &&
              path.rfind('/') == failed_parent.size())) {
           work->alone = true;
+        }
+        if (c.failed_op_rc == ZNODEEXISTS && static_cast<int>(i) > c.failed_op && work->goal == Goal::kReassert) {
+          work->verify_first = true;
         }
         work->task.reset();
         paths_.SetState(*work, PathState::kQueued);

@@ -3,8 +3,8 @@
 // finds its intent gone from the spool always finds it recording or resolved here, and the
 // spool write itself never happens under this board's lock.
 //
-// Memory is bounded: the most recent kMaxRemembered outcomes are kept, plus those of tickets a
-// waiter is waiting for right now.
+// Memory is bounded: the most recent kMaxRemembered outcomes are kept (about 50 bytes each),
+// plus those of tickets a waiter is waiting for right now.
 #pragma once
 
 #include <chrono>
@@ -24,7 +24,7 @@ namespace zkspool {
 
 class OutcomeBoard {
  public:
-  static constexpr size_t kMaxRemembered = 100'000;
+  static constexpr size_t kMaxRemembered = 20'000;
 
   void Recording(std::span<const uint64_t> seqs);
   void Publish(std::span<const std::pair<uint64_t, Outcome>> outcomes);

@@ -34,7 +34,9 @@ void Reconciler::Resolve(PathWork& work, Outcome outcome, std::string reason) {
   const Intent& applied = work.task->desired();
   if (outcome == Outcome::kApplied && applied.op == Op::kPut) {
     record.node = SpooledIntent{work.task_seq, applied};
-    if (to_watch_.size() < kMaxToWatch) to_watch_.push_back(work.path());
+    if (to_watch_.size() < kMaxToWatch && watched_.size() + to_watch_.size() < options_.max_watches) {
+      to_watch_.push_back(work.path());
+    }
     if (applied.mode != NodeMode::kEphemeral && known_parents_.size() < kMaxKnownParents) {
       known_parents_.insert(work.path());
     }

@@ -86,6 +86,7 @@ void Reconciler::StartScan(bool create_first) {
   scan_ = {};
   scan_.active = true;
   scan_.create_first = create_first;
+  scan_.since = spool_->Snapshot();
 }
 
 void Reconciler::PullRegistered() {
@@ -93,20 +94,24 @@ void Reconciler::PullRegistered() {
   while (scan_.active && paths_.active() < active_limit && paths_.size() < kMaxTrackedPaths &&
          paths_.bytes() < kMaxTrackedBytes) {
     const size_t want = std::min(kLoadChunk, active_limit - paths_.active());
-    Result<std::vector<SpooledIntent>> chunk = spool_->ReadRegistered(scan_.after, want);
+    Result<RegisteredChunk> chunk = spool_->ReadRegisteredUnchanged(*scan_.since, scan_.after, want);
     if (!chunk.ok()) {
       log_->error("cannot read the registered set: {}", chunk.status().ToString());
-      scan_.active = false;
+      scan_ = {};
       return;
     }
-    for (const SpooledIntent& node : *chunk) {
-      scan_.after = node.intent.path;
+    scan_.after = chunk->last_path;
+    for (const SpooledIntent& node : chunk->nodes) {
       if (paths_.Find(node.intent.path) != nullptr) continue;  // its work settles the node
       // A new session owns nothing: its ephemerals are created outright (in multis), and only
       // those that exist are read. Anything else is read first: it is most likely there.
       Reassert(node, !(scan_.create_first && node.intent.mode == NodeMode::kEphemeral));
     }
-    if (chunk->size() < want) scan_.active = false;
+    if (chunk->done) {
+      scan_ = {};
+      std::lock_guard lock(mu_);
+      ++stats_.registered_scans;
+    }
   }
 }
 
@@ -220,9 +225,12 @@ void Reconciler::IssueReady() {
     if (work == nullptr) continue;
     work->in_ready = false;
     if (work->state() != PathState::kQueued || work->in_multi || !Prepare(*work)) continue;
-    if (work->step.kind == StepKind::kRead && !synced) {
-      IssueSync(session_->handle());  // one sync ahead of this pass's reads (see IssueSync)
-      synced = true;
+    if (work->step.kind == StepKind::kRead) {
+      if (!synced) {
+        IssueSync(session_->handle());  // one sync ahead of this pass's reads (see IssueSync)
+        synced = true;
+      }
+      work->step.watch = work->target.intent.op == Op::kPut && TakeWatch(work->path());
     }
     AncestorPlan plan;
     if (work->step.kind == StepKind::kCreate && work->goal != Goal::kVerify) {
@@ -326,10 +334,19 @@ void Reconciler::IssueParents(const std::vector<std::string>& parents, const Int
 void Reconciler::WatchApplied() {
   if (!connected_ || !ready_.empty() || ops_in_flight_ != 0) return;
   for (size_t i = 0; i < kWatchesPerPass && !to_watch_.empty(); ++i) {
-    WatchNode(session_->handle(), to_watch_.front());
+    if (TakeWatch(to_watch_.front())) WatchNode(session_->handle(), to_watch_.front());
     to_watch_.pop_front();
   }
   if (!to_watch_.empty()) Notify();  // more next round
+}
+
+// The ZooKeeper client keeps one entry per watched path (and ignores a second watch on it), so
+// the set of watched paths is what costs memory; past max_watches, anti-entropy alone notices.
+bool Reconciler::TakeWatch(const std::string& path) {
+  if (watched_.count(path)) return true;
+  if (watched_.size() >= options_.max_watches) return false;
+  watched_.insert(path);
+  return true;
 }
 
 }  // namespace zkspool

@@ -80,6 +80,9 @@ class Reconciler : public CompletionSink {
     bool active = false;
     bool create_first = false;
     std::string after;  // the last path pulled
+    // The registered set as the pass began: what is applied during the pass is on the current
+    // session already (a pass that ran over a drain re-created every node just made).
+    std::shared_ptr<const SpoolSnapshot> since;
   };
   // An outcome waiting for the spool write that records it.
   struct Record {
@@ -96,6 +99,7 @@ class Reconciler : public CompletionSink {
   void Emit(RegistrarEvent event);
   void DeliverEvents();
   void PublishStats();
+  void HandBackMemory();
   int64_t NowMs() const { return spool_->NowMs(); }
 
   // session_events.cc
@@ -123,6 +127,8 @@ class Reconciler : public CompletionSink {
   bool HasOwnPut(const std::string& path) const;
   AncestorPlan Plan(const std::string& path) const;
   void WatchApplied();
+  // Whether a watch may be left on `path` now (within max_watches); counts it if so.
+  bool TakeWatch(const std::string& path);
   void MakeReady(PathWork& work, bool front = false);
   uint64_t Submit(Call call, size_t ops);
 
@@ -190,6 +196,7 @@ class Reconciler : public CompletionSink {
   RegisteredScan scan_;
   std::unordered_set<std::string> known_parents_;  // created (or asked to be) on this connection
   std::deque<std::string> to_watch_;               // applied puts without a watch yet
+  std::unordered_set<std::string> watched_;        // paths with a watch of ours (at most max_watches)
   std::unique_ptr<ChrootMaker> chroot_maker_;
   std::vector<Record> records_;            // outcomes not yet in the spool
   size_t records_failing_ = 0;             // consecutive failed attempts to record them
@@ -198,6 +205,7 @@ class Reconciler : public CompletionSink {
   Clock::time_point next_anti_entropy_{};
   std::vector<RegistrarEvent> events_;
   std::string last_parent_error_;  // why the latest parent create failed, for waiting paths
+  size_t tracked_peak_ = 0;        // most paths tracked since memory was last handed back
 };
 
 }  // namespace zkspool

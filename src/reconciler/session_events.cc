@@ -17,6 +17,7 @@ constexpr std::chrono::seconds kUnreachableReportEvery{60};
 void Reconciler::HandleEvents(const std::vector<ZkEvent>& events) {
   for (const ZkEvent& e : events) {
     if (e.type != ZOO_SESSION_EVENT) {
+      watched_.erase(e.path);  // a watch fires once
       // A node of ours deleted or changed from outside: check it again, unless work for the
       // path is under way (its outcome settles the node).
       if (!connected_ || (e.type != ZOO_DELETED_EVENT && e.type != ZOO_CHANGED_EVENT)) continue;
@@ -58,6 +59,7 @@ void Reconciler::OnConnected() {
     // owns nothing yet, so its ephemerals are created first and only those found are read.
     if (ownership_.current_session != 0) ownership_.previous_sessions.insert(ownership_.current_session);
     ownership_.current_session = id.id;
+    watched_.clear();  // watches end with the session that left them
     log_->info("new ZooKeeper session {} (timeout {} ms): re-creating registered nodes", SessionIdText(id.id),
                session_->negotiated_timeout_ms());
     SaveSession();

@@ -241,8 +241,11 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
   impl->env = rocksdb::NewCompositeEnv(PrivateFileSystem(
       impl->options.file_system ? impl->options.file_system : rocksdb::FileSystem::Default()));
   db_options.env = impl->env.get();
+  // Memtables are what a spool's memory grows with: all of a spool's together stay under
+  // db_write_buffer_size (the largest is flushed first), whatever passes through it.
+  db_options.db_write_buffer_size = 4 << 20;
   rocksdb::ColumnFamilyOptions family_options;
-  family_options.write_buffer_size = 16 << 20;
+  family_options.write_buffer_size = 2 << 20;
   std::vector<rocksdb::ColumnFamilyDescriptor> families = SpoolFamilies(family_options);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir, families, &impl->handles, &raw);
@@ -335,6 +338,7 @@ Result<std::vector<SpooledIntent>> Spool::ReadPending(uint64_t from_seq, size_t 
   rocksdb::Slice lower(lower_key);
   rocksdb::ReadOptions ro;
   ro.iterate_lower_bound = &lower;
+  ro.fill_cache = false;  // pending intents are read once, by the cursor
   std::unique_ptr<rocksdb::Iterator> it(d.db->NewIterator(ro, d.intents));
   it->Seek(lower);
   std::vector<SpooledIntent> out;
@@ -381,7 +385,9 @@ Result<std::vector<FailedIntent>> Spool::ReadFailed(uint64_t from_seq, size_t ma
 
 Result<std::vector<SpooledIntent>> Spool::ReadRegistered(std::string_view after_path, size_t max_count) const {
   Impl& d = *impl_;
-  std::unique_ptr<rocksdb::Iterator> it(d.db->NewIterator(rocksdb::ReadOptions(), d.registered));
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;  // a pass over the registered set reads each block once: not worth caching
+  std::unique_ptr<rocksdb::Iterator> it(d.db->NewIterator(ro, d.registered));
   std::vector<SpooledIntent> out;
   for (it->Seek(after_path); it->Valid() && out.size() < max_count; it->Next()) {
     if (it->key().ToStringView() == after_path) continue;
@@ -391,6 +397,54 @@ Result<std::vector<SpooledIntent>> Spool::ReadRegistered(std::string_view after_
   }
   if (!it->status().ok()) return FromRocks(it->status(), "read registered set of spool " + d.dir);
   return out;
+}
+
+class SpoolSnapshot {
+ public:
+  SpoolSnapshot(rocksdb::DB* db, const rocksdb::Snapshot* snapshot) : db_(db), snapshot_(snapshot) {}
+  ~SpoolSnapshot() { db_->ReleaseSnapshot(snapshot_); }
+  const rocksdb::Snapshot* get() const { return snapshot_; }
+
+ private:
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
+std::shared_ptr<const SpoolSnapshot> Spool::Snapshot() const {
+  return std::make_shared<SpoolSnapshot>(impl_->db.get(), impl_->db->GetSnapshot());
+}
+
+Result<RegisteredChunk> Spool::ReadRegisteredUnchanged(const SpoolSnapshot& since, std::string_view after_path,
+                                                       size_t max_count) const {
+  Impl& d = *impl_;
+  rocksdb::ReadOptions then;
+  then.snapshot = since.get();
+  then.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(d.db->NewIterator(then, d.registered));
+  std::vector<std::string> keys, values;
+  RegisteredChunk chunk;
+  for (it->Seek(after_path); it->Valid() && keys.size() < max_count; it->Next()) {
+    if (it->key().ToStringView() == after_path) continue;
+    keys.push_back(it->key().ToString());
+    values.push_back(it->value().ToString());
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read registered set of spool " + d.dir);
+  chunk.done = !it->Valid();
+  chunk.last_path = keys.empty() ? std::string(after_path) : keys.back();
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> now(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  d.db->MultiGet(rocksdb::ReadOptions(), d.registered, keys.size(), slices.data(), now.data(), statuses.data(),
+                 /*sorted_input=*/true);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;  // deregistered since
+    if (!statuses[i].ok()) return FromRocks(statuses[i], "read registered set of spool " + d.dir);
+    if (now[i].ToStringView() != values[i]) continue;  // put again since
+    Result<SpooledIntent> record = DecodeRegistered(keys[i], values[i]);
+    if (!record.ok()) return record.status();
+    chunk.nodes.push_back(std::move(record).value());
+  }
+  return chunk;
 }
 
 Result<SpooledIntent> Spool::GetRegistered(std::string_view path) const {

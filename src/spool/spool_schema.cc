@@ -1,5 +1,6 @@
 #include "spool/spool_schema.h"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 
@@ -11,13 +12,18 @@
 namespace zkspool {
 
 rocksdb::ColumnFamilyOptions SpoolFamilyOptions(const std::string& name, const rocksdb::ColumnFamilyOptions& base) {
+  // One small block cache for every family of every spool in the process: RocksDB's default is
+  // one per table factory, and reads of a spool are mostly of what was just written (memtable).
+  static const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(2 << 20);
   rocksdb::ColumnFamilyOptions options = base;
   if (name == kMetaFamily) options.merge_operator = CounterMergeOperator();
-  if (name == kRegisteredFamily) {
-    rocksdb::BlockBasedTableOptions table;
-    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-    options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  }
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  // Index and filter blocks count against the cache too, so a spool's memory does not grow with
+  // the number of its table files.
+  table.cache_index_and_filter_blocks = true;
+  if (name == kRegisteredFamily) table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return options;
 }
 

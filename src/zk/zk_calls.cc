@@ -174,7 +174,7 @@ int IssueStep(zhandle_t* zh, const Step& step, const Intent& desired, uint64_t t
       rc = zoo_acreate(zh, path, nullptr, -1, AclOf(desired), ZOO_PERSISTENT, OnString, raw);
       break;
     case StepKind::kRead:
-      rc = zoo_aget(zh, path, 1, OnData, raw);
+      rc = zoo_aget(zh, path, step.watch ? 1 : 0, OnData, raw);
       break;
     case StepKind::kSetData:
       rc = zoo_aset(zh, path, raw->data.data(), data_len, step.version, OnStat, raw);

@@ -65,9 +65,9 @@ class CompletionMailbox {
 };
 
 // Submits the call for `step` (kCreate, kCreateParent, kRead, kSetData, kReplace or kDelete) to
-// create or change the node `desired` describes. Reads set a watch, so that the watcher hears when
-// a node of ours is deleted or changed from outside; a read needs a sync sent before it on the
-// same handle (IssueSync) to be up to date. Returns the submission's rc: ZOK, or an error such as
+// create or change the node `desired` describes. A read with step.watch leaves a watch, so that
+// the watcher hears when a node of ours is deleted or changed from outside; a read needs a sync
+// sent before it on the same handle (IssueSync) to be up to date. Returns the submission's rc: ZOK, or an error such as
 // ZINVALIDSTATE after which no completion will come. A multi (kReplace) is refused with
 // ZCONNECTIONLOSS unless the handle is connected: the C client corrupts the heap when a multi
 // meets an expired handle.

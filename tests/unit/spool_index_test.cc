@@ -236,5 +236,30 @@ TEST_F(SpoolIndexTest, MarkAppliedByPathRegistersTheResolvedNode) {
   EXPECT_EQ(spool->Stats()->pending_count, 1u);
 }
 
+// A pass over the registered set sees it as the pass began, minus what changed since (applied
+// again or deregistered after the pass started: nothing left to re-create).
+TEST_F(SpoolIndexTest, APassOverTheRegisteredSetSkipsWhatChangedSinceItBegan) {
+  auto spool = OpenSpool();
+  std::vector<uint64_t> seqs;
+  for (const char* p : {"/r/a", "/r/b", "/r/c", "/r/d"}) seqs.push_back(MustAppend(*spool, Put(p, "1")));
+  ASSERT_TRUE(spool->MarkApplied(seqs).ok());
+  std::shared_ptr<const SpoolSnapshot> since = spool->Snapshot();
+  ASSERT_TRUE(spool->MarkApplied(std::vector<uint64_t>{MustAppend(*spool, Put("/r/b", "2"))}).ok());
+  ASSERT_TRUE(spool->MarkApplied(std::vector<uint64_t>{MustAppend(*spool, Delete("/r/c"))}).ok());
+  ASSERT_TRUE(spool->MarkApplied(std::vector<uint64_t>{MustAppend(*spool, Put("/r/aa", "new"))}).ok());
+
+  auto first = spool->ReadRegisteredUnchanged(*since, "", 2);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(first->nodes.size(), 1u) << "/r/b was put again since";
+  EXPECT_EQ(first->nodes[0].intent.path, "/r/a");
+  EXPECT_EQ(first->last_path, "/r/b");
+  EXPECT_FALSE(first->done);
+  auto second = spool->ReadRegisteredUnchanged(*since, first->last_path, 2);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->nodes.size(), 1u) << "/r/c was deregistered since; /r/aa is newer than the pass";
+  EXPECT_EQ(second->nodes[0].intent.path, "/r/d");
+  EXPECT_TRUE(second->done);
+}
+
 }  // namespace
 }  // namespace zkspool
