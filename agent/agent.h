@@ -15,6 +15,13 @@ struct AgentOptions {
   std::string registrations_file;  // empty: none
   std::string metrics_textfile;    // empty: none
   std::chrono::milliseconds metrics_interval{5000};
+  std::string metrics_labels;      // Prometheus label text for every sample (ParseMetricsLabels)
+  // SIGTERM/SIGINT end the ZooKeeper session (ephemeral nodes go at once) instead of keeping it
+  // for a restart within the session timeout. A "leave" request does the same for one exit.
+  bool leave_on_terminate = false;
+  std::string http;  // control API address: "HOST:PORT" or "unix:PATH"; empty: off
+  // GET /v1/health answers 503 once the oldest pending intent is older than this.
+  std::chrono::milliseconds health_max_pending_age{30'000};
 };
 
 // Exit statuses, also documented in --help.

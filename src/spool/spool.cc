@@ -469,6 +469,35 @@ Result<std::vector<FailedIntent>> Spool::ReadFailed(uint64_t from_seq, size_t ma
   return out;
 }
 
+Result<std::vector<FailedIntent>> Spool::RemoveFailed(std::span<const uint64_t> seqs) {
+  Impl& d = *impl_;
+  std::vector<uint64_t> sorted(seqs.begin(), seqs.end());
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::lock_guard removal_lock(d.removal_mu);
+  rocksdb::WriteBatch batch;
+  std::vector<FailedIntent> removed;
+  for (uint64_t seq : sorted) {
+    std::string key = SequenceKey(seq), value;
+    bool found;
+    if (Status s = d.Get(d.failed, key, value, found); !s.ok()) return s;
+    if (!found) return Status::NotFound("intent " + std::to_string(seq) + " is not in the failed set");
+    Result<FailedIntent> record = DecodeFailed(value);
+    if (!record.ok()) return Status::Corruption("failed intent " + std::to_string(seq) + ": " + record.status().message());
+    batch.Delete(d.failed, key);
+    removed.push_back(std::move(record).value());
+  }
+  if (removed.empty()) return removed;
+  rocksdb::WriteOptions sync;
+  sync.sync = true;  // an operator's decision must not come back after a power cut
+  if (rocksdb::Status s = d.Write(sync, &batch); !s.ok()) return FromRocks(s, "update spool " + d.dir);
+  {
+    std::lock_guard lock(d.mu);
+    d.failed_count -= std::min<uint64_t>(d.failed_count, removed.size());
+  }
+  return removed;
+}
+
 Result<std::vector<SpooledIntent>> Spool::Expire(int64_t now_ms, const std::set<uint64_t>& keep) {
   Impl& d = *impl_;
   std::lock_guard removal_lock(d.removal_mu);
@@ -532,6 +561,16 @@ Status Spool::SaveSession(const SessionInfo& session) {
   rocksdb::WriteOptions sync;
   sync.sync = true;  // a lost session id would make our own stale ephemerals look foreign
   return FromRocks(d.Write(sync, &batch), "save session in spool " + d.dir);
+}
+
+Status Spool::ForgetSession() {
+  Impl& d = *impl_;
+  std::lock_guard removal_lock(d.removal_mu);
+  rocksdb::WriteBatch batch;
+  batch.Delete(d.meta, kMetaSession);
+  rocksdb::WriteOptions sync;
+  sync.sync = true;  // a forgotten session that comes back after a power cut is only a warning
+  return FromRocks(d.Write(sync, &batch), "forget the session in spool " + d.dir);
 }
 
 Result<std::optional<SessionInfo>> Spool::LoadSession() const {

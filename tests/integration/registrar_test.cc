@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <mutex>
 
 #include "harness/zk_ensemble.h"
 #include "registrar_fixture.h"
@@ -264,6 +265,43 @@ TEST_F(RegistrarTest, CloseEndsTheSessionAndOpenReassertsTheDesiredState) {
   auto registrar = Open(Options());
   ASSERT_TRUE(Eventually([&] { return probe.Get("/close/a").has_value(); }, 20s));
   EXPECT_EQ(probe.Get("/close/a")->ephemeral_owner, registrar->Stats().session_id);
+}
+
+// A clean end forgets the session: the next Open starts a new one at once, never asks for the
+// closed one back (which the server answers with "session expired"), and still knows the old one
+// as ours.
+TEST_F(RegistrarTest, CloseEndingTheSessionForgetsItSoTheNextOpenSeesNoExpiry) {
+  int64_t ended = 0;
+  {
+    auto registrar = Open(Options());
+    ASSERT_EQ(Wait(*registrar, Must(registrar->Register("/forget/a", "1"))), Outcome::kApplied);
+    ended = registrar->Stats().session_id;
+    ASSERT_TRUE(registrar->Close(Registrar::CloseMode::kEndSession).ok());
+  }
+  {
+    auto spool = Spool::Open(Options().spool_dir);
+    ASSERT_TRUE(spool.ok()) << spool.status().ToString();
+    auto saved = (*spool)->LoadSession();
+    ASSERT_TRUE(saved.ok());
+    EXPECT_FALSE(saved->has_value()) << "the ended session is still saved";
+    auto owned = (*spool)->OwnedSessions();
+    ASSERT_TRUE(owned.ok());
+    EXPECT_NE(std::find(owned->begin(), owned->end(), ended), owned->end());
+  }
+  std::mutex mu;
+  std::vector<SessionState> states;
+  RegistrarOptions options = Options();
+  options.on_event = [&](const RegistrarEvent& e) {
+    std::lock_guard lock(mu);
+    if (e.kind == RegistrarEvent::Kind::kSession) states.push_back(e.session_state);
+  };
+  auto registrar = Open(options);
+  ZkProbe probe(zk_->ConnectString());
+  ASSERT_TRUE(Eventually([&] { return probe.Get("/forget/a").has_value(); }, 20s));
+  EXPECT_EQ(registrar->Stats().sessions_started, 1u);
+  registrar->Close().ok();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(std::count(states.begin(), states.end(), SessionState::kExpired), 0);
 }
 
 // A child process that owns the spool and is killed with SIGKILL, or closes keeping its session.
