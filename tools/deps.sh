@@ -9,6 +9,8 @@ packages=(
   librocksdb-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
+  libcpp-httplib-dev libsystemd-dev   # the agent's control API (HTTP) and sd_notify
+  systemd                             # systemd-analyze: the packaging test checks the unit with it
   procps
   clang-14 libclang-rt-14-dev   # tools/fuzz.sh: clang++-14 and its libFuzzer runtime
 )
