@@ -68,6 +68,8 @@ std::variant<CommandLine, int> ParseCommandLine(int argc, char** argv) {
 
   CLI::App app{"zkspool-agent: keeps this host's ZooKeeper registrations through ZooKeeper outages.\n"
                "Requests are JSON lines on stdin or HTTP (--http), events JSON lines on stdout (docs/agent.md)."};
+  // A later occurrence overrides an earlier one, as a wrapper script that appends flags expects.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_version_flag("--version", VersionLine("zkspool-agent"));
   app.set_config("--config", "",
                  "TOML file setting any option below by its long name, e.g.\n"

@@ -8,61 +8,20 @@
 #include <set>
 #include <sstream>
 
-#include "harness/agent_process.h"
-#include "harness/zk_ensemble.h"
-#include "support/temp_dir.h"
-#include "zk_probe.h"
+#include "agent_fixture.h"
 
 namespace zkspool {
 namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
+using testing::AgentFixture;
 using testing::AgentProcess;
 using testing::Eventually;
 using testing::ZkEnsemble;
 using testing::ZkProbe;
 
-class AgentTest : public ::testing::Test {
- protected:
-  void SetUp() override { zk_ = ZkEnsemble::Start(); }
-
-  std::unique_ptr<AgentProcess> StartAgent(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"--spool", dir_.Sub("spool"), "--zk", zk_->ConnectString(),
-                                  "--session-timeout", "4000", "--log-level", "warn"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return std::make_unique<AgentProcess>(ZKSPOOL_AGENT_BINARY, args);
-  }
-  // Starts an agent and waits for "ready" and a connected session.
-  std::unique_ptr<AgentProcess> StartConnected(std::vector<std::string> extra = {}) {
-    auto agent = StartAgent(std::move(extra));
-    EXPECT_TRUE(agent->WaitForEvent("ready", 30s)) << agent->StderrTail();
-    auto connected = [](const json& e) {
-      return e.value("event", "") == "session" && e.value("state", "") == "connected";
-    };
-    // The session may connect while the registrations file is still being spooled, before "ready".
-    const bool seen = std::any_of(agent->events().begin(), agent->events().end(), connected);
-    EXPECT_TRUE(seen || agent->WaitFor(connected, 30s)) << agent->StderrTail();
-    return agent;
-  }
-  void WriteFile(const std::string& path, const std::string& text) {
-    std::ofstream out(path, std::ios::trunc);
-    out << text;
-  }
-  // The applied event for `seq`, read past anything else.
-  static bool WaitApplied(AgentProcess& agent, uint64_t seq) {
-    for (const json& e : agent.events()) {
-      if (e.value("event", "") == "applied" && e.value("seq", uint64_t{0}) == seq) return true;
-    }
-    return agent
-        .WaitFor([seq](const json& e) { return e.value("event", "") == "applied" && e.value("seq", uint64_t{0}) == seq; },
-                 30s)
-        .has_value();
-  }
-
-  ::zkspool::testing::TempDir dir_;
-  std::unique_ptr<ZkEnsemble> zk_;
-};
+class AgentTest : public AgentFixture {};
 
 TEST_F(AgentTest, RegisterDeregisterAndStatsOverTheProtocol) {
   auto agent = StartConnected();
@@ -211,19 +170,53 @@ TEST_F(AgentTest, BadRegistrationsFileAtStartExitsWithUsageErrorAndSpoolsNothing
   EXPECT_NE(again->StderrTail().find("is not valid JSON"), std::string::npos) << again->StderrTail();
 }
 
-TEST_F(AgentTest, SigtermClosesTheSessionAndExitsZero) {
+// SIGTERM keeps the session for a restart (agent_restart_test shows the restart on an ensemble);
+// the node stays with it after the exit.
+TEST_F(AgentTest, SigtermKeepsTheSessionAndExitsZero) {
+  auto agent = StartConnected();
+  ZkProbe probe(zk_->ConnectString());
+  ASSERT_TRUE(agent->Send(R"({"op":"register","path":"/svc/stay","data":"x"})"));
+  auto spooled = agent->WaitForEvent("spooled", 10s);
+  ASSERT_TRUE(spooled);
+  ASSERT_TRUE(WaitApplied(*agent, (*spooled)["seq"]));
+  const int64_t owner = probe.Get("/svc/stay")->ephemeral_owner;
+  agent->Signal(SIGTERM);
+  auto closed = agent->WaitForEvent("closed", 30s);
+  ASSERT_TRUE(closed) << agent->StderrTail();
+  EXPECT_EQ((*closed)["session"], "kept");
+  EXPECT_EQ(agent->WaitExit(30s), 0) << agent->StderrTail();
+  auto node = probe.Get("/svc/stay");
+  ASSERT_TRUE(node) << "the kept session's ephemeral node went at exit";
+  EXPECT_EQ(node->ephemeral_owner, owner);
+}
+
+// A leave request ends the session: the ephemeral is gone at once, and the next start begins a
+// new session without first finding the old one expired.
+TEST_F(AgentTest, LeaveRequestEndsTheSessionAndTheNextStartSeesNoExpiry) {
   auto agent = StartConnected();
   ZkProbe probe(zk_->ConnectString());
   ASSERT_TRUE(agent->Send(R"({"op":"register","path":"/svc/bye","data":"x"})"));
   auto spooled = agent->WaitForEvent("spooled", 10s);
   ASSERT_TRUE(spooled);
   ASSERT_TRUE(WaitApplied(*agent, (*spooled)["seq"]));
-  ASSERT_TRUE(probe.Get("/svc/bye"));
-  agent->Signal(SIGTERM);
-  EXPECT_TRUE(agent->WaitForEvent("closed", 30s)) << agent->StderrTail();
+  ASSERT_TRUE(agent->Send(R"({"op":"leave","id":"l"})"));
+  auto leaving = agent->WaitForEvent("leaving", 10s);
+  ASSERT_TRUE(leaving) << agent->StderrTail();
+  EXPECT_EQ((*leaving)["id"], "l");
+  auto closed = agent->WaitForEvent("closed", 30s);
+  ASSERT_TRUE(closed) << agent->StderrTail();
+  EXPECT_EQ((*closed)["session"], "ended");
   EXPECT_EQ(agent->WaitExit(30s), 0) << agent->StderrTail();
-  // The session was closed, not left to time out: the ephemeral is gone at once.
-  EXPECT_FALSE(probe.Get("/svc/bye"));
+  EXPECT_FALSE(probe.Get("/svc/bye")) << "the session was not ended";
+
+  auto again = StartAgent({"--log-level", "info"});
+  ASSERT_TRUE(again->WaitFor(
+      [](const json& e) { return e.value("event", "") == "session" && e.value("state", "") == "connected"; }, 30s))
+      << again->StderrTail();
+  ASSERT_TRUE(Eventually([&] { return probe.Get("/svc/bye").has_value(); }, 20s)) << "not re-registered";
+  for (const json& e : again->events()) EXPECT_NE(e.value("state", ""), "expired") << e;
+  EXPECT_EQ(again->StderrTail(100'000).find("expired"), std::string::npos) << again->StderrTail();
+  EXPECT_EQ(again->StderrTail(100'000).find("resuming"), std::string::npos) << again->StderrTail();
 }
 
 TEST_F(AgentTest, KillNineAndRestartKeepEverySpooledIntent) {
