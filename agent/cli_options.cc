@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <fstream>
 #include <iostream>
+#include <limits>
 
 #include "agent_metrics.h"
 #include "build_version.h"
@@ -95,10 +96,11 @@ std::variant<CommandLine, int> ParseCommandLine(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-pending-intents", registrar.spool.max_pending_intents,
                  "Refuse new intents (\"spool full\") while this many wait")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()));
   app.add_option("--max-pending-bytes", registrar.spool.max_pending_bytes,
                  "Refuse new intents while the waiting ones take this much (bytes; KiB, MiB, GiB suffixes)")
-      ->capture_default_str()->transform(CLI::AsSizeValue(false))->check(CLI::PositiveNumber);
+      ->capture_default_str()->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()));
   app.add_option("--metrics-textfile", options.metrics_textfile,
                  "Write Prometheus metrics to this file (atomically) for node_exporter's textfile collector");
   app.add_option("--metrics-interval", duration("--metrics-interval"), "Metrics file refresh interval")
