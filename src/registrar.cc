@@ -145,7 +145,9 @@ Result<std::unique_ptr<Registrar>> Registrar::Open(RegistrarOptions options) {
     return Status::InvalidArgument(
         "anti_entropy_interval and conflict_backoff_min must be positive, conflict_backoff_max at least the min");
   }
-  // The C client logs to stderr at INFO by default; its warnings are enough (process-wide).
+  // The C client logs to stderr at INFO by default; its warnings are enough. This is
+  // process-wide (documented at Open in registrar.h): it also applies to other ZooKeeper
+  // handles of the application.
   zoo_set_debug_level(ZOO_LOG_LEVEL_WARN);
 
   auto impl = std::make_unique<Impl>();

@@ -117,6 +117,10 @@ class Registrar {
   // Opens the spool, starts the reconciler thread and the ZooKeeper session (resuming the saved
   // one if there is one, so a restart within the session timeout keeps our ephemeral nodes).
   // Returns at once, also when no server is reachable.
+  // Side effect on the whole process: sets the ZooKeeper C client's log level to
+  // ZOO_LOG_LEVEL_WARN (zoo_set_debug_level is process-wide, its INFO lines would flood stderr);
+  // the client's own lines then reach options.spool.logger at debug level. Call
+  // zoo_set_debug_level after Open to choose another level.
   // Errors: those of Spool::Open; kInvalidArgument for empty hosts or a malformed digest_auth.
   static Result<std::unique_ptr<Registrar>> Open(RegistrarOptions options);
 
