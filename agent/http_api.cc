@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <mutex>
 
 #include "agent_metrics.h"
@@ -134,6 +135,21 @@ json IntentJson(const SpooledIntent& r) {
   return out;
 }
 
+// A page of a set kept in sequence order: `read(from_seq, limit)` gives its entries, each with a
+// "seq"; "next_from_seq" continues after a full page.
+template <typename Read>
+void SequencePage(const httplib::Request& req, httplib::Response& res, const char* key, Read read) {
+  Result<size_t> limit = PageSize(req);
+  if (!limit.ok()) return SendError(res, limit.status());
+  Result<uint64_t> from = Param(req, "from_seq", 0);
+  if (!from.ok()) return SendError(res, from.status());
+  Result<json> entries = read(*from, *limit);
+  if (!entries.ok()) return SendError(res, entries.status());
+  json out = {{key, *entries}, {"next_from_seq", nullptr}};
+  if (entries->size() == *limit) out["next_from_seq"] = entries->back()["seq"].get<uint64_t>() + 1;
+  SendJson(res, 200, Dump(out));
+}
+
 struct Address {
   std::string host;  // empty for a Unix socket
   int port = 0;
@@ -224,70 +240,63 @@ void HttpApi::Route() {
     if (page->size() == *limit) out["next_after"] = page->back().intent.path;
     SendJson(res, 200, Dump(out));
   });
-  auto by_seq = [this](const char* key, bool failed) {
-    return [this, key, failed](const httplib::Request& req, httplib::Response& res) {
-      Result<size_t> limit = PageSize(req);
-      if (!limit.ok()) return SendError(res, limit.status());
-      Result<uint64_t> from = Param(req, "from_seq", 0);
-      if (!from.ok()) return SendError(res, from.status());
-      json out = {{key, json::array()}, {"next_from_seq", nullptr}};
-      uint64_t last = 0;
-      if (failed) {
-        Result<std::vector<FailedIntent>> page = target_.registrar().ReadFailed(*from, *limit);
-        if (!page.ok()) return SendError(res, page.status());
-        for (const FailedIntent& f : *page) {
-          json entry = IntentJson(f.record);
-          entry["reason"] = f.reason;
-          out[key].push_back(std::move(entry));
-          last = f.record.seq;
-        }
-        if (page->size() < *limit) last = 0;
-      } else {
-        Result<std::vector<SpooledIntent>> page = target_.registrar().ReadPending(*from, *limit);
-        if (!page.ok()) return SendError(res, page.status());
-        for (const SpooledIntent& r : *page) out[key].push_back(IntentJson(r));
-        if (page->size() == *limit) last = page->back().seq;
+  s.Get("/v1/pending", [this](const httplib::Request& req, httplib::Response& res) {
+    SequencePage(req, res, "pending", [this](uint64_t from, size_t limit) -> Result<json> {
+      Result<std::vector<SpooledIntent>> page = target_.registrar().ReadPending(from, limit);
+      if (!page.ok()) return page.status();
+      json entries = json::array();
+      for (const SpooledIntent& r : *page) entries.push_back(IntentJson(r));
+      return entries;
+    });
+  });
+  s.Get("/v1/failed", [this](const httplib::Request& req, httplib::Response& res) {
+    SequencePage(req, res, "failed", [this](uint64_t from, size_t limit) -> Result<json> {
+      Result<std::vector<FailedIntent>> page = target_.registrar().ReadFailed(from, limit);
+      if (!page.ok()) return page.status();
+      json entries = json::array();
+      for (const FailedIntent& f : *page) {
+        entries.push_back(IntentJson(f.record));
+        entries.back()["reason"] = f.reason;
       }
-      if (last != 0) out["next_from_seq"] = last + 1;
-      SendJson(res, 200, Dump(out));
-    };
-  };
-  s.Get("/v1/pending", by_seq("pending", false));
-  s.Get("/v1/failed", by_seq("failed", true));
+      return entries;
+    });
+  });
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(RenderAgentMetrics(target_.registrar().Stats(), options_.metrics_labels),
                     "text/plain; version=0.0.4; charset=utf-8");
   });
-  for (const char* op : {"register", "deregister"}) {
-    s.Post(std::string("/v1/") + op, [this, op](const httplib::Request& req, httplib::Response& res) {
+  // POST /v1/<op>: the body is the stdin request `op` without "op", checked by the stdin
+  // protocol's parser; `act` answers it with a status and the stdin protocol's reply.
+  auto post = [&s](const char* op, std::function<std::pair<int, std::string>(const Request&)> act) {
+    s.Post(std::string("/v1/") + op, [op, act](const httplib::Request& req, httplib::Response& res) {
       Result<std::string> line = RequestLine(req.body, op);
       if (!line.ok()) return SendError(res, line.status());
       json id;
       Result<Request> request = ParseRequest(*line, id);
       if (!request.ok()) return SendJson(res, 400, ErrorEvent(id, request.status()));
-      Result<uint64_t> seq = target_.SpoolRequest(*request);
-      if (!seq.ok()) return SendJson(res, HttpStatusFor(seq.status().code()), ErrorEvent(id, seq.status()));
-      SendJson(res, 200, SpooledEvent(id, *seq, request->registration.path));
+      auto [status, body] = act(*request);
+      SendJson(res, status, body);
+    });
+  };
+  auto refused = [](const Request& request, const Status& status) {
+    return std::pair(HttpStatusFor(status.code()), ErrorEvent(request.id, status));
+  };
+  for (const char* op : {"register", "deregister"}) {
+    post(op, [this, refused](const Request& request) {
+      Result<uint64_t> seq = target_.SpoolRequest(request);
+      if (!seq.ok()) return refused(request, seq.status());
+      return std::pair(200, SpooledEvent(request.id, *seq, request.registration.path));
     });
   }
-  s.Post("/v1/retry-failed", [this](const httplib::Request& req, httplib::Response& res) {
-    Result<std::string> line = RequestLine(req.body, "retry-failed");
-    if (!line.ok()) return SendError(res, line.status());
-    json id;
-    Result<Request> request = ParseRequest(*line, id);
-    if (!request.ok()) return SendJson(res, 400, ErrorEvent(id, request.status()));
+  post("retry-failed", [this, refused](const Request& request) {
     Result<Spool::RetryReport> report = target_.RetryFailed();
-    if (!report.ok()) return SendJson(res, HttpStatusFor(report.status().code()), ErrorEvent(id, report.status()));
-    SendJson(res, 200, RetriedEvent(id, report->retried.size(), report->superseded.size()));
+    if (!report.ok()) return refused(request, report.status());
+    return std::pair(200, RetriedEvent(request.id, report->retried.size(), report->superseded.size()));
   });
-  s.Post("/v1/leave", [this](const httplib::Request& req, httplib::Response& res) {
-    Result<std::string> line = RequestLine(req.body, "leave");
-    if (!line.ok()) return SendError(res, line.status());
-    json id;
-    Result<Request> request = ParseRequest(*line, id);
-    if (!request.ok()) return SendJson(res, 400, ErrorEvent(id, request.status()));
-    SendJson(res, 202, LeavingEvent(id));
+  // The reply is written before the agent stops: stopping the API waits for its workers.
+  post("leave", [this](const Request& request) {
     target_.Leave();
+    return std::pair(202, LeavingEvent(request.id));
   });
   // Anything unrouted, a body over kMaxBodyBytes (413), a malformed request line (400): a JSON
   // error like every other reply, unless a handler already wrote one.

@@ -58,6 +58,16 @@ class AgentFixture : public ::testing::Test {
     }
     return agent.WaitForEvent(name, timeout);
   }
+  // Sends a register or deregister line and waits until it is spooled and applied; its seq.
+  static uint64_t SpoolAndApply(AgentProcess& agent, const std::string& request) {
+    EXPECT_TRUE(agent.Send(request));
+    auto spooled = agent.WaitForEvent("spooled", 10s);
+    EXPECT_TRUE(spooled) << agent.StderrTail();
+    if (!spooled) return 0;
+    const uint64_t seq = (*spooled)["seq"];
+    EXPECT_TRUE(WaitApplied(agent, seq)) << agent.StderrTail();
+    return seq;
+  }
   // The applied event for `seq`, read past anything else.
   static bool WaitApplied(AgentProcess& agent, uint64_t seq) {
     for (const json& e : agent.events()) {

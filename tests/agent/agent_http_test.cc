@@ -236,7 +236,7 @@ TEST_F(AgentHttpTest, HostileRequestsGet4xxAndTheAgentKeepsServing) {
   EXPECT_EQ(status.body["next_seq"], ok.body["seq"].get<uint64_t>() + 1) << status.text;
 }
 
-TEST_F(AgentHttpTest, UnixSocketWithMode0660ServesZkspoolctlAgent) {
+TEST_F(AgentHttpTest, UnixSocketWithMode0660ServesZkspoolctlAgentUpToLeave) {
   const std::string socket = dir_.Sub("api.sock");
   auto agent = StartConnected({"--http", "unix:" + socket});
   struct stat st;
@@ -260,7 +260,13 @@ TEST_F(AgentHttpTest, UnixSocketWithMode0660ServesZkspoolctlAgent) {
   EXPECT_EQ(nobody.exit, 5);
   EXPECT_NE(nobody.err.find("cannot reach the agent"), std::string::npos) << nobody.err;
 
-  agent->Signal(SIGTERM);
+  // Leaving over the API: the reply comes back before the agent ends its session and exits.
+  auto leave = RunTool({"agent", "--http", http, "leave"});
+  EXPECT_EQ(leave.exit, 0) << leave.err;
+  EXPECT_EQ(json::parse(leave.out)["event"], "leaving") << leave.out;
+  auto closed = agent->WaitForEvent("closed", 30s);
+  ASSERT_TRUE(closed) << agent->StderrTail();
+  EXPECT_EQ((*closed)["session"], "ended");
   EXPECT_EQ(agent->WaitExit(30s), 0) << agent->StderrTail();
   EXPECT_FALSE(std::filesystem::exists(socket)) << "the socket file outlived the agent";
 }

@@ -175,10 +175,7 @@ TEST_F(AgentTest, BadRegistrationsFileAtStartExitsWithUsageErrorAndSpoolsNothing
 TEST_F(AgentTest, SigtermKeepsTheSessionAndExitsZero) {
   auto agent = StartConnected();
   ZkProbe probe(zk_->ConnectString());
-  ASSERT_TRUE(agent->Send(R"({"op":"register","path":"/svc/stay","data":"x"})"));
-  auto spooled = agent->WaitForEvent("spooled", 10s);
-  ASSERT_TRUE(spooled);
-  ASSERT_TRUE(WaitApplied(*agent, (*spooled)["seq"]));
+  ASSERT_NE(SpoolAndApply(*agent, R"({"op":"register","path":"/svc/stay","data":"x"})"), 0u);
   const int64_t owner = probe.Get("/svc/stay")->ephemeral_owner;
   agent->Signal(SIGTERM);
   auto closed = agent->WaitForEvent("closed", 30s);
@@ -195,10 +192,7 @@ TEST_F(AgentTest, SigtermKeepsTheSessionAndExitsZero) {
 TEST_F(AgentTest, LeaveRequestEndsTheSessionAndTheNextStartSeesNoExpiry) {
   auto agent = StartConnected();
   ZkProbe probe(zk_->ConnectString());
-  ASSERT_TRUE(agent->Send(R"({"op":"register","path":"/svc/bye","data":"x"})"));
-  auto spooled = agent->WaitForEvent("spooled", 10s);
-  ASSERT_TRUE(spooled);
-  ASSERT_TRUE(WaitApplied(*agent, (*spooled)["seq"]));
+  ASSERT_NE(SpoolAndApply(*agent, R"({"op":"register","path":"/svc/bye","data":"x"})"), 0u);
   ASSERT_TRUE(agent->Send(R"({"op":"leave","id":"l"})"));
   auto leaving = agent->WaitForEvent("leaving", 10s);
   ASSERT_TRUE(leaving) << agent->StderrTail();
