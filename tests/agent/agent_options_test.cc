@@ -2,9 +2,15 @@
 // API's nesting check, on their own.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fstream>
+#include <sstream>
 #include <variant>
 
+#include "agent_log.h"
 #include "agent_metrics.h"
 #include "build_version.h"
 #include "cli_options.h"
@@ -90,6 +96,37 @@ TEST(JsonDepthTest, CountsNestingOutsideStringsOnly) {
   EXPECT_TRUE(JsonNestsDeeperThan(R"({"a":[1,{"b":[2]}]})", 3));
   EXPECT_FALSE(JsonNestsDeeperThan(R"({"a":"[[[[[[[[\"[[[["})", 1));
   EXPECT_TRUE(JsonNestsDeeperThan(std::string(100'000, '['), 16));
+}
+
+// With stderr being the journal stream (JOURNAL_STREAM names its device and inode), every line
+// starts with its syslog priority for journald.
+TEST(AgentLogTest, UnderJournaldLinesStartWithTheirPriority) {
+  testing::TempDir dir;
+  const std::string file = dir.Sub("stderr");
+  const int saved = ::dup(STDERR_FILENO);
+  const int out = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ASSERT_GE(out, 0);
+  ::dup2(out, STDERR_FILENO);
+  struct stat st;
+  ::fstat(STDERR_FILENO, &st);
+  ::setenv("JOURNAL_STREAM", (std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)).c_str(), 1);
+  const bool journal = StderrIsJournal();
+  auto log = MakeAgentLogger("info");
+  log->warn("spool is slow");
+  log->error("disk is gone");
+  log->info("all well");
+  log->debug("not shown");
+  log->flush();
+  ::unsetenv("JOURNAL_STREAM");
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  ::close(out);
+  EXPECT_TRUE(journal);
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "<4>spool is slow\n<3>disk is gone\n<6>all well\n");
+  EXPECT_FALSE(StderrIsJournal()) << "without JOURNAL_STREAM";
 }
 
 class CommandLineTest : public ::testing::Test {

@@ -1,8 +1,11 @@
 // zkspool-agent driven over its JSON-lines protocol, against a real ZooKeeper server.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -211,6 +214,46 @@ TEST_F(AgentTest, LeaveRequestEndsTheSessionAndTheNextStartSeesNoExpiry) {
   for (const json& e : again->events()) EXPECT_NE(e.value("state", ""), "expired") << e;
   EXPECT_EQ(again->StderrTail(100'000).find("expired"), std::string::npos) << again->StderrTail();
   EXPECT_EQ(again->StderrTail(100'000).find("resuming"), std::string::npos) << again->StderrTail();
+}
+
+// Under systemd (Type=notify): READY after the ready event, WATCHDOG keep-alives at half the
+// unit's WatchdogSec, STOPPING when it stops. The test plays systemd's notify socket.
+TEST_F(AgentTest, TellsSystemdReadyWatchdogAndStopping) {
+  const std::string path = dir_.Sub("notify.sock");
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, path.data(), path.size());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << std::strerror(errno);
+  timeval timeout{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  ::setenv("WATCHDOG_USEC", "1000000", 1);  // 1 s: a keep-alive every 500 ms
+  auto agent = StartAgent();
+  ::unsetenv("NOTIFY_SOCKET");
+  ::unsetenv("WATCHDOG_USEC");
+  // Collects datagrams until one contains `what` or 30 s pass.
+  std::vector<std::string> seen;
+  auto until = [&](const std::string& what) {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      char buffer[4096];
+      ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n <= 0) continue;
+      seen.emplace_back(buffer, static_cast<size_t>(n));
+      if (seen.back().find(what) != std::string::npos) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(until("READY=1")) << agent->StderrTail();
+  EXPECT_TRUE(EventNamed(*agent, "ready", 10s));
+  EXPECT_NE(seen.back().find("STATUS=session "), std::string::npos) << seen.back();
+  EXPECT_TRUE(until("WATCHDOG=1"));
+  EXPECT_TRUE(until("WATCHDOG=1")) << "only one keep-alive";
+  agent->Signal(SIGTERM);
+  EXPECT_TRUE(until("STOPPING=1"));
+  EXPECT_EQ(agent->WaitExit(30s), 0) << agent->StderrTail();
+  ::close(fd);
 }
 
 TEST_F(AgentTest, KillNineAndRestartKeepEverySpooledIntent) {
