@@ -178,7 +178,8 @@ class Registrar {
   // dropping failed intents that it supersedes by applying a later one (below).
   // The Registrar keeps the failed set free of intents a later applied intent made moot: when it
   // applies an intent, the failed intents of the same path with lower sequence numbers leave the
-  // failed set (also making the failed-intents count fall back to what still needs a person).
+  // failed set, just after the intent's outcome is told (also making the failed-intents count
+  // fall back to what still needs a person).
   // Errors: as Spool::RetryFailed; kInvalidArgument after Close.
   Result<Spool::RetryReport> RetryFailed();
   // Removes every failed intent for good (fsync'd) and returns how many: for intents that must
