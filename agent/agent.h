@@ -33,10 +33,12 @@ enum ExitCode : int {
   kExitError = 5,       // anything else (I/O error, ...)
 };
 
-// Runs the agent until SIGTERM or SIGINT, then closes the Registrar (ending the session) and
+// Runs the agent until SIGTERM, SIGINT or a leave request, then closes the Registrar (keeping
+// the session for a restart, or ending it after a leave request or with leave_on_terminate) and
 // returns kExitOk; returns another ExitCode if it cannot start. Blocks SIGTERM, SIGINT and
 // SIGHUP in the calling thread (and so in every thread it starts); call it from main() before
-// any other thread exists. Reads requests from stdin and writes events to stdout.
+// any other thread exists. Reads requests from stdin (and HTTP, with options.http) and writes
+// events to stdout.
 int RunAgent(AgentOptions options);
 
 }  // namespace zkspool::agent
