@@ -7,16 +7,22 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <string>
 #include <thread>
 
+#include "agent_metrics.h"
+#include "control_target.h"
 #include "event_output.h"
+#include "http_api.h"
 #include "protocol.h"
 #include "registrations_file.h"
+#include "systemd_notify.h"
 #include "zkspool/metrics.h"
+#include "zkspool/session_id.h"
 
 namespace zkspool::agent {
 namespace {
@@ -44,28 +50,62 @@ Status PartialSync(const Status& cause, size_t spooled, const SyncPlan& plan) {
   }
 }
 
-class Agent {
+class Agent : public ControlTarget {
  public:
   explicit Agent(AgentOptions options) : options_(std::move(options)), output_(STDOUT_FILENO) {}
 
   int Run();
+
+  Result<uint64_t> SpoolRequest(const Request& request) override;
+  Result<Spool::RetryReport> RetryFailed() override;
+  void Leave() override;
+  const Registrar& registrar() const override { return *registrar_; }
 
  private:
   void HandleLine(const std::string& line);
   void ReadRequests();
   Status SyncRegistrationsFile();
   void WriteMetrics();
+  std::string StatusLine() const;
 
   AgentOptions options_;
   std::shared_ptr<spdlog::logger> log_;
   EventOutput output_;
-  // Serializes spooling (stdin requests, registrations-file syncs), so that "spooled" replies
-  // are queued in sequence order, which EventOutput's ordering needs. Never held while waiting
-  // for the output.
+  SystemdNotifier systemd_;
+  // Serializes spooling (requests on stdin and HTTP, registrations-file syncs, retries), so that
+  // "spooled" replies are queued in sequence order, which EventOutput's ordering needs. Never
+  // held while waiting for the output.
   std::mutex spool_mu_;
   std::unique_ptr<Registrar> registrar_;
+  std::unique_ptr<HttpApi> http_;
+  std::atomic<bool> leave_{false};  // a leave request: end the session at exit
   int wake_pipe_[2] = {-1, -1};  // wakes the stdin reader for shutdown
 };
+
+Result<uint64_t> Agent::SpoolRequest(const Request& request) {
+  const Registration& r = request.registration;
+  std::lock_guard lock(spool_mu_);
+  Result<uint64_t> seq = request.kind == Request::Kind::kDeregister ? registrar_->Deregister(r.path, r.ttl)
+                                                                    : SpoolPut(*registrar_, r);
+  if (seq.ok()) output_.Reply(SpooledEvent(request.id, *seq, r.path), *seq);
+  return seq;
+}
+
+Result<Spool::RetryReport> Agent::RetryFailed() {
+  std::lock_guard lock(spool_mu_);
+  Result<Spool::RetryReport> report = registrar_->RetryFailed();
+  if (!report.ok()) return report;
+  for (const Spool::RetriedIntent& r : report->retried) output_.Reply(SpooledEvent(nullptr, r.new_seq, r.path), r.new_seq);
+  log_->info("retry-failed: {} failed intents spooled again, {} superseded by later ones", report->retried.size(),
+             report->superseded.size());
+  return report;
+}
+
+void Agent::Leave() {
+  leave_ = true;
+  // The main thread waits for signals; every thread blocks them, so this one reaches it.
+  ::kill(::getpid(), SIGTERM);
+}
 
 void Agent::HandleLine(const std::string& line) {
   if (line.find_first_not_of(" \t\r") == std::string::npos) return;
@@ -75,18 +115,24 @@ void Agent::HandleLine(const std::string& line) {
     output_.Reply(ErrorEvent(id, request.status()));
     return;
   }
-  if (request->kind == Request::Kind::kStats) {
-    output_.Reply(StatsEvent(request->id, registrar_->Stats()));
-    return;
-  }
-  const Registration& r = request->registration;
-  std::lock_guard lock(spool_mu_);
-  Result<uint64_t> seq = request->kind == Request::Kind::kDeregister ? registrar_->Deregister(r.path, r.ttl)
-                                                                     : SpoolPut(*registrar_, r);
-  if (seq.ok()) {
-    output_.Reply(SpooledEvent(request->id, *seq, r.path), *seq);
-  } else {
-    output_.Reply(ErrorEvent(request->id, seq.status()));
+  switch (request->kind) {
+    case Request::Kind::kStats:
+      output_.Reply(StatsEvent(request->id, registrar_->Stats()));
+      return;
+    case Request::Kind::kLeave:
+      output_.Reply(LeavingEvent(request->id));
+      Leave();
+      return;
+    case Request::Kind::kRetryFailed: {
+      Result<Spool::RetryReport> report = RetryFailed();
+      output_.Reply(report.ok() ? RetriedEvent(request->id, report->retried.size(), report->superseded.size())
+                                : ErrorEvent(request->id, report.status()));
+      return;
+    }
+    case Request::Kind::kRegister:
+    case Request::Kind::kDeregister:
+      if (Result<uint64_t> seq = SpoolRequest(*request); !seq.ok()) output_.Reply(ErrorEvent(request->id, seq.status()));
+      return;
   }
 }
 
@@ -147,8 +193,16 @@ Status Agent::SyncRegistrationsFile() {
 }
 
 void Agent::WriteMetrics() {
-  Status s = WriteFileAtomically(options_.metrics_textfile, RenderPrometheusText(registrar_->Stats()));
+  Status s = WriteFileAtomically(options_.metrics_textfile,
+                                 RenderAgentMetrics(registrar_->Stats(), options_.metrics_labels));
   if (!s.ok()) log_->warn("metrics: {}", s.message());
+}
+
+std::string Agent::StatusLine() const {
+  RegistrarStats stats = registrar_->Stats();
+  return fmt::format("session {} {}; {} registered, {} pending, {} failed", FormatSessionId(stats.session_id),
+                     SessionStateName(stats.session_state), stats.spool.registered_count, stats.spool.pending_count,
+                     stats.spool.failed_count);
 }
 
 int Agent::Run() {
@@ -181,7 +235,18 @@ int Agent::Run() {
       return ExitCodeFor(s);
     }
   }
-  output_.Reply(ReadyEvent(options_.registrar.spool_dir, registrar_->Stats().spool, ::getpid()));
+  if (!options_.http.empty()) {
+    http_ = std::make_unique<HttpApi>(
+        *this, HttpApiOptions{options_.http, options_.metrics_labels, options_.health_max_pending_age}, log_);
+    if (Status s = http_->Start(); !s.ok()) {
+      log_->error("{}", s.message());
+      registrar_->Close(Registrar::CloseMode::kKeepSession).ok();
+      return ExitCodeFor(s);
+    }
+  }
+  output_.Reply(ReadyEvent(options_.registrar.spool_dir, registrar_->Stats().spool, ::getpid(),
+                           http_ ? http_->address() : ""));
+  systemd_.Ready(StatusLine());
 
   if (::pipe2(wake_pipe_, O_CLOEXEC) != 0) {
     log_->error("pipe: {}", std::strerror(errno));
@@ -195,11 +260,14 @@ int Agent::Run() {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
   const bool metrics = !options_.metrics_textfile.empty();
+  auto wait = metrics ? options_.metrics_interval : std::chrono::milliseconds(60'000);
+  if (systemd_.WatchdogInterval()) wait = std::min(wait, *systemd_.WatchdogInterval());
   for (;;) {
     if (metrics) WriteMetrics();
-    auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        metrics ? options_.metrics_interval : std::chrono::milliseconds(60'000));
-    timespec timeout{static_cast<time_t>(wait.count() / 1'000'000'000), static_cast<long>(wait.count() % 1'000'000'000)};
+    systemd_.Watchdog();
+    systemd_.Status(StatusLine());
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait);
+    timespec timeout{static_cast<time_t>(ns.count() / 1'000'000'000), static_cast<long>(ns.count() % 1'000'000'000)};
     int signal = ::sigtimedwait(&signals, nullptr, &timeout);
     if (signal == SIGHUP) {
       if (options_.registrations_file.empty()) {
@@ -209,18 +277,29 @@ int Agent::Run() {
         output_.Reply(ErrorEvent(nullptr, s));
       }
     } else if (signal == SIGTERM || signal == SIGINT) {
-      log_->info("{}: closing", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+      log_->info("{}: stopping", leave_ ? "leave requested" : signal == SIGTERM ? "SIGTERM" : "SIGINT");
       break;
     }
   }
+  const bool end_session = options_.leave_on_terminate || leave_;
+  systemd_.Stopping(end_session ? "leaving: ending the ZooKeeper session" : "stopping: keeping the ZooKeeper session");
+  if (http_) http_->Stop();
   // A stdout reader that stopped reading must not keep us from exiting.
   output_.Abandon();
   char byte = 1;
   if (::write(wake_pipe_[1], &byte, 1) < 0) log_->warn("waking the stdin reader: {}", std::strerror(errno));
   reader.join();
-  registrar_->Close(Registrar::CloseMode::kEndSession).ok();
+  const int64_t session = registrar_->Stats().session_id;
+  if (end_session) {
+    if (Status s = registrar_->Close(Registrar::CloseMode::kEndSession); !s.ok()) log_->warn("{}", s.ToString());
+    log_->info("ended ZooKeeper session {}: its ephemeral nodes are gone", FormatSessionId(session));
+  } else {
+    registrar_->Close(Registrar::CloseMode::kKeepSession).ok();
+    log_->info("kept ZooKeeper session {}: a restart within {} ms resumes it, and its ephemeral nodes stay",
+               FormatSessionId(session), options_.registrar.session_timeout.count());
+  }
   if (metrics) WriteMetrics();
-  output_.Reply(ClosedEvent());
+  output_.Reply(ClosedEvent(end_session));
   if (!output_.Flush(std::chrono::seconds(5))) log_->warn("stdout is not being read: events after close were lost");
   ::close(wake_pipe_[0]);
   ::close(wake_pipe_[1]);

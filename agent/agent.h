@@ -15,6 +15,13 @@ struct AgentOptions {
   std::string registrations_file;  // empty: none
   std::string metrics_textfile;    // empty: none
   std::chrono::milliseconds metrics_interval{5000};
+  std::string metrics_labels;      // Prometheus label text for every sample (ParseMetricsLabels)
+  // SIGTERM/SIGINT end the ZooKeeper session (ephemeral nodes go at once) instead of keeping it
+  // for a restart within the session timeout. A "leave" request does the same for one exit.
+  bool leave_on_terminate = false;
+  std::string http;  // control API address: "HOST:PORT" or "unix:PATH"; empty: off
+  // GET /v1/health answers 503 once the oldest pending intent is older than this.
+  std::chrono::milliseconds health_max_pending_age{30'000};
 };
 
 // Exit statuses, also documented in --help.
@@ -26,10 +33,12 @@ enum ExitCode : int {
   kExitError = 5,       // anything else (I/O error, ...)
 };
 
-// Runs the agent until SIGTERM or SIGINT, then closes the Registrar (ending the session) and
+// Runs the agent until SIGTERM, SIGINT or a leave request, then closes the Registrar (keeping
+// the session for a restart, or ending it after a leave request or with leave_on_terminate) and
 // returns kExitOk; returns another ExitCode if it cannot start. Blocks SIGTERM, SIGINT and
 // SIGHUP in the calling thread (and so in every thread it starts); call it from main() before
-// any other thread exists. Reads requests from stdin and writes events to stdout.
+// any other thread exists. Reads requests from stdin (and HTTP, with options.http) and writes
+// events to stdout.
 int RunAgent(AgentOptions options);
 
 }  // namespace zkspool::agent

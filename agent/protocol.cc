@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "zkspool/session_id.h"
+
 namespace zkspool::agent {
 namespace {
 
@@ -40,8 +42,10 @@ Result<Request> ParseRequest(std::string_view line, json& id) {
   out.id = id;
   Result<std::string> op = RequiredString(request, "op");
   if (!op.ok()) return op.status();
-  if (*op == "stats") {
-    out.kind = Request::Kind::kStats;
+  if (*op == "stats" || *op == "leave" || *op == "retry-failed") {
+    out.kind = *op == "stats"   ? Request::Kind::kStats
+               : *op == "leave" ? Request::Kind::kLeave
+                                : Request::Kind::kRetryFailed;
     return out;
   }
   if (*op == "register" || *op == "update") {
@@ -49,15 +53,13 @@ Result<Request> ParseRequest(std::string_view line, json& id) {
   } else if (*op == "deregister") {
     out.kind = Request::Kind::kDeregister;
   } else {
-    return Invalid(fmt::format("op \"{}\" is not one of register, update, deregister, stats", *op));
+    return Invalid(fmt::format("op \"{}\" is not one of register, update, deregister, stats, leave, retry-failed", *op));
   }
   Result<Registration> registration = ParseRegistration(request, out.kind == Request::Kind::kDeregister);
   if (!registration.ok()) return registration.status();
   out.registration = std::move(registration).value();
   return out;
 }
-
-std::string SessionIdHex(int64_t id) { return fmt::format("0x{:016x}", static_cast<uint64_t>(id)); }
 
 std::string SpooledEvent(const json& id, uint64_t seq, const std::string& path) {
   json out = Base("spooled", id);
@@ -83,7 +85,7 @@ std::string StatsEvent(const json& id, const RegistrarStats& stats) {
   out["oldest_pending_age_ms"] =
       stats.spool.oldest_pending_age ? json(stats.spool.oldest_pending_age->count()) : json(nullptr);
   out["session_state"] = SessionStateName(stats.session_state);
-  out["session_id"] = SessionIdHex(stats.session_id);
+  out["session_id"] = FormatSessionId(stats.session_id);
   out["sessions_started"] = stats.sessions_started;
   out["applied"] = stats.applied;
   out["retried"] = stats.retried;
@@ -96,12 +98,23 @@ std::string StatsEvent(const json& id, const RegistrarStats& stats) {
   return Dump(out);
 }
 
-std::string ReadyEvent(const std::string& spool, const SpoolStats& stats, int pid) {
-  return Dump({{"event", "ready"},
-               {"spool", spool},
-               {"pending", stats.pending_count},
-               {"registered", stats.registered_count},
-               {"pid", pid}});
+std::string RetriedEvent(const json& id, size_t retried, size_t superseded) {
+  json out = Base("retried", id);
+  out["retried"] = retried;
+  out["superseded"] = superseded;
+  return Dump(out);
+}
+
+std::string LeavingEvent(const json& id) { return Dump(Base("leaving", id)); }
+
+std::string ReadyEvent(const std::string& spool, const SpoolStats& stats, int pid, const std::string& http) {
+  json out = {{"event", "ready"},
+              {"spool", spool},
+              {"pending", stats.pending_count},
+              {"registered", stats.registered_count},
+              {"pid", pid}};
+  if (!http.empty()) out["http"] = http;
+  return Dump(out);
 }
 
 std::string SyncedEvent(const std::string& file, size_t entries, size_t registers, size_t deregisters) {
@@ -109,14 +122,16 @@ std::string SyncedEvent(const std::string& file, size_t entries, size_t register
                {"deregisters", deregisters}});
 }
 
-std::string ClosedEvent() { return R"({"event":"closed"})"; }
+std::string ClosedEvent(bool session_ended) {
+  return Dump({{"event", "closed"}, {"session", session_ended ? "ended" : "kept"}});
+}
 
 std::string RegistrarEventJson(const RegistrarEvent& event) {
   json out = {{"event", EventKindName(event.kind)}};
   switch (event.kind) {
     case RegistrarEvent::Kind::kSession:
       out["state"] = SessionStateName(event.session_state);
-      out["session_id"] = SessionIdHex(event.session_id);
+      out["session_id"] = FormatSessionId(event.session_id);
       if (!event.message.empty()) out["message"] = event.message;
       break;
     case RegistrarEvent::Kind::kApplied:

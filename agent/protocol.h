@@ -16,7 +16,7 @@
 namespace zkspool::agent {
 
 struct Request {
-  enum class Kind { kRegister, kDeregister, kStats };
+  enum class Kind { kRegister, kDeregister, kStats, kLeave, kRetryFailed };
   Kind kind = Kind::kRegister;
   nlohmann::json id;  // echoed in the reply; null when the request had none
   Registration registration;  // for kRegister; only path and ttl for kDeregister
@@ -33,13 +33,17 @@ Result<Request> ParseRequest(std::string_view line, nlohmann::json& id);
 std::string SpooledEvent(const nlohmann::json& id, uint64_t seq, const std::string& path);
 std::string ErrorEvent(const nlohmann::json& id, const Status& status);
 std::string StatsEvent(const nlohmann::json& id, const RegistrarStats& stats);
+// The reply to "retry-failed": how many failed intents were spooled again, how many dropped.
+std::string RetriedEvent(const nlohmann::json& id, size_t retried, size_t superseded);
+// The reply to "leave": the agent ends its session and exits.
+std::string LeavingEvent(const nlohmann::json& id);
 // The Registrar's own events (applied, expired, conflict, failed, session).
 std::string RegistrarEventJson(const RegistrarEvent& event);
 // Lines the agent writes about itself: "ready", "synced", "closed".
-std::string ReadyEvent(const std::string& spool, const SpoolStats& stats, int pid);
+// "http" is the control API's address, omitted when empty.
+std::string ReadyEvent(const std::string& spool, const SpoolStats& stats, int pid, const std::string& http = "");
 std::string SyncedEvent(const std::string& file, size_t entries, size_t registers, size_t deregisters);
-std::string ClosedEvent();
-// "0x" and 16 hex digits, the way ZooKeeper prints session ids.
-std::string SessionIdHex(int64_t id);
+// "session": "ended" (ephemeral nodes gone) or "kept" (a restart within the timeout resumes it).
+std::string ClosedEvent(bool session_ended);
 
 }  // namespace zkspool::agent

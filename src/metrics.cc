@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "zkspool/session_id.h"
+
 namespace zkspool {
 namespace {
 
@@ -69,7 +71,7 @@ std::string RenderPrometheusText(const RegistrarStats& stats, const std::string&
   // The id goes in a label: as a sample value it would lose precision above 2^53.
   w.Family("zkspool_session_info", "gauge", "The current ZooKeeper session (id and state as labels).");
   w.Sample("zkspool_session_info", 1,
-           fmt::format("session_id=\"0x{:016x}\",state=\"{}\"", static_cast<uint64_t>(stats.session_id),
+           fmt::format("session_id=\"{}\",state=\"{}\"", FormatSessionId(stats.session_id),
                        SessionStateName(stats.session_state)));
   double connected_since = 0;
   if (stats.connected_since) {

@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "log.h"
 #include "reconciler/reconciler.h"
@@ -56,6 +57,17 @@ struct Registrar::Impl {
     return {spool, reconciler};
   }
 
+  // Paths that have intents in the failed set: loaded at Open, added to by failed events, so that
+  // applying a later intent of such a path can drop the failed ones it makes moot (see
+  // RetryFailed in registrar.h). failed_mu also serializes that with RetryFailed and ClearFailed.
+  std::mutex failed_mu;
+  std::set<std::string> failed_paths;
+  std::shared_ptr<spdlog::logger> log;
+
+  Status LoadFailedPaths(const Spool& from_spool);
+  // On the reconciler thread, after the spool recorded the outcome the event reports.
+  void DropMootFailed(const RegistrarEvent& event, Spool& events_spool);
+
   Result<uint64_t> Append(Intent intent, std::chrono::milliseconds ttl) {
     auto [spool_ref, reconciler_ref] = Parts();
     if (!spool_ref) return Status::InvalidArgument("the registrar is closed");
@@ -104,6 +116,55 @@ Status CheckOptionRanges(const RegistrarOptions& o) {
 
 }  // namespace
 
+constexpr size_t kReadChunk = 1000;
+
+Status Registrar::Impl::LoadFailedPaths(const Spool& from_spool) {
+  for (uint64_t from = 0;;) {
+    Result<std::vector<FailedIntent>> chunk = from_spool.ReadFailed(from, kReadChunk);
+    if (!chunk.ok()) return chunk.status();
+    for (const FailedIntent& f : *chunk) failed_paths.insert(f.record.intent.path);
+    if (chunk->size() < kReadChunk) return Status::Ok();
+    from = chunk->back().record.seq + 1;
+  }
+}
+
+void Registrar::Impl::DropMootFailed(const RegistrarEvent& event, Spool& events_spool) {
+  std::lock_guard lock(failed_mu);
+  if (event.kind == RegistrarEvent::Kind::kFailed) {
+    failed_paths.insert(event.path);
+    return;
+  }
+  if (event.kind != RegistrarEvent::Kind::kApplied || !failed_paths.contains(event.path)) return;
+  std::vector<uint64_t> moot;
+  bool newer_failed = false;
+  for (uint64_t from = 0;;) {
+    Result<std::vector<FailedIntent>> chunk = events_spool.ReadFailed(from, kReadChunk);
+    if (!chunk.ok()) {
+      log->error("cannot read the failed set: {}", chunk.status().ToString());
+      return;
+    }
+    for (const FailedIntent& f : *chunk) {
+      if (f.record.intent.path != event.path) continue;
+      if (f.record.seq < event.seq) {
+        moot.push_back(f.record.seq);
+      } else {
+        newer_failed = true;
+      }
+    }
+    if (chunk->size() < kReadChunk) break;
+    from = chunk->back().record.seq + 1;
+  }
+  if (moot.empty()) return;
+  if (Result<std::vector<FailedIntent>> removed = events_spool.RemoveFailed(moot); !removed.ok()) {
+    log->error("cannot drop failed intents of {} that intent {} superseded: {}", event.path, event.seq,
+               removed.status().ToString());
+    return;
+  }
+  log->info("{}: intent {} is applied; dropped {} failed intents of the path it superseded", event.path, event.seq,
+            moot.size());
+  if (!newer_failed) failed_paths.erase(event.path);
+}
+
 Registrar::Registrar(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Registrar::~Registrar() { Close().ok(); }
@@ -118,7 +179,9 @@ Result<std::unique_ptr<Registrar>> Registrar::Open(RegistrarOptions options) {
                                    " needs digest_auth: ZooKeeper refuses creator ACLs for anonymous sessions");
   }
   if (Status s = CheckOptionRanges(options); !s.ok()) return s;
-  // The C client logs to stderr at INFO by default; its warnings are enough (process-wide).
+  // The C client logs to stderr at INFO by default; its warnings are enough. This is
+  // process-wide (documented at Open in registrar.h): it also applies to other ZooKeeper
+  // handles of the application.
   zoo_set_debug_level(ZOO_LOG_LEVEL_WARN);
 
   auto impl = std::make_unique<Impl>();
@@ -127,6 +190,13 @@ Result<std::unique_ptr<Registrar>> Registrar::Open(RegistrarOptions options) {
   Result<std::unique_ptr<Spool>> spool = Spool::Open(options.spool_dir, options.spool);
   if (!spool.ok()) return spool.status();
   impl->spool = std::move(spool).value();
+  impl->log = log;
+  if (Status s = impl->LoadFailedPaths(*impl->spool); !s.ok()) return s;
+  // The reconciler holds the spool until it stops, and only its thread calls on_event.
+  options.on_event = [impl = impl.get(), spool = impl->spool.get(), user = options.on_event](const RegistrarEvent& e) {
+    impl->DropMootFailed(e, *spool);
+    if (user) user(e);
+  };
   impl->options = options;
   impl->reconciler = std::make_shared<Reconciler>(std::move(options), impl->spool, log);
   if (Status s = impl->reconciler->Start(); !s.ok()) return s;
@@ -179,8 +249,6 @@ Result<Outcome> Registrar::WaitApplied(uint64_t ticket, std::chrono::millisecond
 }
 
 namespace {
-
-constexpr size_t kReadChunk = 1000;
 
 Result<std::vector<SpooledIntent>> ReadAllRegistered(const Spool& spool) {
   std::vector<SpooledIntent> all;
@@ -253,6 +321,54 @@ Result<std::vector<SpooledIntent>> Registrar::Desired() const {
   return result;
 }
 
+Result<std::vector<SpooledIntent>> Registrar::ReadRegistered(std::string_view after_path, size_t max_count) const {
+  auto [spool, reconciler] = impl_->Parts();
+  if (!spool) return Status::InvalidArgument("the registrar is closed");
+  return spool->ReadRegistered(after_path, max_count);
+}
+
+Result<std::vector<SpooledIntent>> Registrar::ReadPending(uint64_t from_seq, size_t max_count) const {
+  auto [spool, reconciler] = impl_->Parts();
+  if (!spool) return Status::InvalidArgument("the registrar is closed");
+  return spool->ReadPending(from_seq, max_count);
+}
+
+Result<std::vector<FailedIntent>> Registrar::ReadFailed(uint64_t from_seq, size_t max_count) const {
+  auto [spool, reconciler] = impl_->Parts();
+  if (!spool) return Status::InvalidArgument("the registrar is closed");
+  return spool->ReadFailed(from_seq, max_count);
+}
+
+Result<Spool::RetryReport> Registrar::RetryFailed() {
+  auto [spool, reconciler] = impl_->Parts();
+  if (!spool) return Status::InvalidArgument("the registrar is closed");
+  std::lock_guard lock(impl_->failed_mu);
+  Result<Spool::RetryReport> report = spool->RetryFailed();
+  if (report.ok() && !report->retried.empty()) reconciler->Notify();
+  impl_->failed_paths.clear();
+  if (Status s = impl_->LoadFailedPaths(*spool); !s.ok()) return s;
+  return report;
+}
+
+Result<uint64_t> Registrar::ClearFailed() {
+  auto [spool, reconciler] = impl_->Parts();
+  if (!spool) return Status::InvalidArgument("the registrar is closed");
+  std::lock_guard lock(impl_->failed_mu);
+  uint64_t cleared = 0;
+  for (;;) {
+    Result<std::vector<FailedIntent>> chunk = spool->ReadFailed(0, kReadChunk);
+    if (!chunk.ok()) return chunk.status();
+    if (chunk->empty()) break;
+    std::vector<uint64_t> seqs;
+    for (const FailedIntent& f : *chunk) seqs.push_back(f.record.seq);
+    Result<std::vector<FailedIntent>> removed = spool->RemoveFailed(seqs);
+    if (!removed.ok()) return removed.status();
+    cleared += removed->size();
+  }
+  impl_->failed_paths.clear();
+  return cleared;
+}
+
 RegistrarStats Registrar::Stats() const {
   auto [spool, reconciler] = impl_->Parts();
   RegistrarStats stats;
@@ -277,6 +393,8 @@ Status Registrar::Close(CloseMode mode) {
     spool = std::move(impl_->spool);
   }
   if (reconciler) reconciler->Stop(mode);
+  // The session is over: the next Open must start a new one, not ask for this one back.
+  if (spool && mode == CloseMode::kEndSession) return spool->ForgetSession();
   return Status::Ok();
 }
 

@@ -9,6 +9,10 @@ packages=(
   librocksdb-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
+  libcpp-httplib-dev libsystemd-dev   # the agent's control API (HTTP) and sd_notify
+  systemd                             # systemd-analyze: the packaging test checks the unit with it
+  help2man dpkg-dev                   # man pages from --help; dpkg-shlibdeps for the .deb's Depends
+  prometheus                          # promtool: the shipped alert rules are checked and unit-tested
   procps
   clang-14 libclang-rt-14-dev   # tools/fuzz.sh: clang++-14 and its libFuzzer runtime
 )

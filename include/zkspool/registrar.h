@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "zkspool/intent.h"
@@ -148,6 +149,10 @@ class Registrar {
   // Opens the spool, starts the reconciler thread and the ZooKeeper session (resuming the saved
   // one if there is one, so a restart within the session timeout keeps our ephemeral nodes).
   // Returns at once, also when no server is reachable.
+  // Side effect on the whole process: sets the ZooKeeper C client's log level to
+  // ZOO_LOG_LEVEL_WARN (zoo_set_debug_level is process-wide, its INFO lines would flood stderr);
+  // the client's own lines then reach options.spool.logger at debug level. Call
+  // zoo_set_debug_level after Open to choose another level.
   // Errors: those of Spool::Open; kInvalidArgument naming the option for empty hosts, a
   // malformed digest_auth, or a duration or count out of its documented range.
   static Result<std::unique_ptr<Registrar>> Open(RegistrarOptions options);
@@ -196,6 +201,28 @@ class Registrar {
   // Errors: kCorruption, kIOError; kInvalidArgument after Close.
   Result<std::vector<SpooledIntent>> Desired() const;
 
+  // Pages of the spool's sets, for callers that must not hold a whole set in memory (the agent's
+  // control API): as Spool::ReadRegistered, Spool::ReadPending and Spool::ReadFailed.
+  // Errors: kCorruption, kIOError; kInvalidArgument after Close.
+  Result<std::vector<SpooledIntent>> ReadRegistered(std::string_view after_path, size_t max_count) const;
+  Result<std::vector<SpooledIntent>> ReadPending(uint64_t from_seq, size_t max_count) const;
+  Result<std::vector<FailedIntent>> ReadFailed(uint64_t from_seq, size_t max_count) const;
+
+  // Gives the failed intents another chance (once the cause is fixed, e.g. an ephemeral parent
+  // removed): Spool::RetryFailed, whose rules keep per-path order, then wakes the reconciler. A
+  // retried intent that fails again is parked again. While it runs the reconciler waits before
+  // dropping failed intents that it supersedes by applying a later one (below).
+  // The Registrar keeps the failed set free of intents a later applied intent made moot: when it
+  // applies an intent, the failed intents of the same path with lower sequence numbers leave the
+  // failed set, just after the intent's outcome is told (also making the failed-intents count
+  // fall back to what still needs a person).
+  // Errors: as Spool::RetryFailed; kInvalidArgument after Close.
+  Result<Spool::RetryReport> RetryFailed();
+  // Removes every failed intent for good (fsync'd) and returns how many: for intents that must
+  // never be applied. Errors: kCorruption, kIOError (those removed before it stay removed);
+  // kInvalidArgument after Close.
+  Result<uint64_t> ClearFailed();
+
   RegistrarStats Stats() const;
 
   enum class CloseMode {
@@ -205,7 +232,11 @@ class Registrar {
   };
   // Stops the reconciler after in-flight operations complete (at most the session timeout),
   // then ends or keeps the session. The desired state stays in the spool; Open on the same spool
-  // re-asserts it. Idempotent.
+  // re-asserts it. kKeepSession leaves the session saved in the spool, so the next Open resumes
+  // it; kEndSession forgets it (Spool::ForgetSession), so the next Open starts a new session
+  // without a detour through "session expired". Idempotent: later calls return OK and do nothing.
+  // Errors: kIOError if kEndSession could not forget the session (it is closed all the same; the
+  // next Open then only finds it expired).
   Status Close(CloseMode mode = CloseMode::kEndSession);
 
  private:

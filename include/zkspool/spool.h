@@ -226,6 +226,41 @@ class Spool {
   // Errors: kCorruption, kIOError.
   Result<std::vector<FailedIntent>> ReadFailed(uint64_t from_seq, size_t max_count) const;
 
+  // Removes the failed intents `seqs` from the failed set for good (Registrar::ClearFailed,
+  // zkspoolctl clear-failed) in one atomic, fsync'd write, and returns them in sequence order.
+  // Nothing else changes. Errors (nothing is changed): kNotFound if any seq is not in the failed
+  // set, kCorruption, kIOError.
+  Result<std::vector<FailedIntent>> RemoveFailed(std::span<const uint64_t> seqs);
+
+  // Gives the failed intents another chance without ever letting one override a later intent of
+  // its path (promise: per path, the intent with the highest sequence number decides):
+  //  - of the failed intents of one path only the newest is considered; the older ones are
+  //    superseded by it;
+  //  - it is superseded too when a pending intent of its path or the registered node of its path
+  //    has a higher sequence number;
+  //  - otherwise it is appended again as a new intent: the same op, path, data, mode, ACL and
+  //    node TTL, enqueued now, a spool TTL as long as it had (none if none), and a new sequence
+  //    number, higher than any other.
+  // Retried and superseded intents then leave the failed set. Appending first makes a crash in
+  // between harmless: the failed copy is then superseded by its own retry at the next call.
+  // The spool does not remember deletes it applied, so a later deregistration that was applied
+  // is not seen here: Registrar drops the failed intents of a path whenever it applies a later
+  // intent of that path, so on a spool owned only by Registrars no such pair exists.
+  // Appends of other threads to the same paths while this runs may be ordered before or after
+  // the retried intents: serialize them with this call where that matters.
+  // Memory: the failed set's paths. Errors: those of Append (kSpoolFull, kIOError: the intents
+  // retried before it stay retried and leave the failed set, the rest stay failed), kCorruption.
+  struct RetriedIntent {
+    uint64_t failed_seq = 0;  // the sequence number it failed under
+    uint64_t new_seq = 0;     // the one it is pending under now
+    std::string path;
+  };
+  struct RetryReport {
+    std::vector<RetriedIntent> retried;
+    std::vector<FailedIntent> superseded;
+  };
+  Result<RetryReport> RetryFailed();
+
   // Up to `max_count` registered nodes with path > `after_path`, in path order; seq is the
   // sequence number of the intent that put it. Use "" to start. Errors: kCorruption, kIOError.
   Result<std::vector<SpooledIntent>> ReadRegistered(std::string_view after_path, size_t max_count) const;
@@ -250,6 +285,11 @@ class Spool {
   Result<std::optional<SessionInfo>> LoadSession() const;
   // Ids of every session this spool has owned, oldest first. Errors: kCorruption, kIOError.
   Result<std::vector<int64_t>> OwnedSessions() const;
+  // Forgets the current session and keeps its id among the sessions this spool has owned: for
+  // an owner that ended the session itself (Registrar::Close(kEndSession)), so that the next
+  // Open starts a new session at once instead of asking the server to resume one it has closed
+  // (which it answers with "session expired"). Durable (fsync'd). Errors: kIOError.
+  Status ForgetSession();
 
   // Counts and ages. Errors: kCorruption, kIOError (reading the oldest pending intent).
   Result<SpoolStats> Stats() const;

@@ -2,7 +2,7 @@
 
 #include <zookeeper/zookeeper.h>
 
-#include "session_id_text.h"
+#include "zkspool/session_id.h"
 
 namespace zkspool {
 
@@ -115,13 +115,13 @@ Step ApplyTask::OnRead(int rc, const NodeState& node) {
   const bool current = owner != 0 && owner == ownership_->current_session;
   if (owner != 0 && !ours && desired_.op == Op::kDelete) {  // nothing of ours is there to delete
     return {StepKind::kDone, desired_.path, -1,
-            desired_.path + " is an ephemeral node of session " + SessionIdText(owner) +
+            desired_.path + " is an ephemeral node of session " + FormatSessionId(owner) +
                 ", which is not ours: left alone, nothing of ours was there to delete"};
   }
   if (owner != 0 && !ours) {
     last_ = StepKind::kConflict;
     return {StepKind::kConflict, desired_.path, -1,
-            desired_.path + " is an ephemeral node of session " + SessionIdText(owner) + ", which is not ours"};
+            desired_.path + " is an ephemeral node of session " + FormatSessionId(owner) + ", which is not ours"};
   }
   if (desired_.op == Op::kDelete) {
     last_ = StepKind::kDelete;

@@ -53,7 +53,7 @@ Status Reconciler::Start() {
   session_ = std::make_unique<ZkSession>(options_.hosts, static_cast<int>(options_.session_timeout.count()),
                                          options_.digest_auth, [this] { Notify(); });
   if (Status s = session_->Start(*saved); !s.ok()) return s;
-  if (*saved) log_->info("resuming ZooKeeper session {}", SessionIdText((*saved)->id));
+  if (*saved) log_->info("resuming ZooKeeper session {}", FormatSessionId((*saved)->id));
   thread_ = std::thread([this] { Run(); });
   return Status::Ok();
 }
@@ -119,7 +119,7 @@ void Reconciler::Run() {
     for (const Completion& c : completions) HandleCompletion(c);
     if (server_ended_session_ && !stopping) {
       log_->warn("ZooKeeper answers 'session expired' for session {} on a live connection: starting a new one",
-                 SessionIdText(ownership_.current_session));
+                 FormatSessionId(ownership_.current_session));
       ReplaceExpiredSession();
     }
     // Refill the window before the spool writes that record what completed, so that ZooKeeper

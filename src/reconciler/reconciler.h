@@ -35,7 +35,7 @@
 #include "reconciler/apply_task.h"
 #include "reconciler/outcome_board.h"
 #include "reconciler/path_table.h"
-#include "session_id_text.h"
+#include "zkspool/session_id.h"
 #include "zk/chroot_maker.h"
 #include "zk/zk_calls.h"
 #include "zk/zk_session.h"

@@ -45,7 +45,7 @@ void Reconciler::HandleEvents(const std::vector<ZkEvent>& events) {
     } else if (connected_) {  // CONNECTING / ASSOCIATING: the connection is gone, maybe not the session
       MarkDisconnected(Clock::now());
       log_->warn("lost the connection to ZooKeeper; session {} may still be alive",
-                 SessionIdText(ownership_.current_session));
+                 FormatSessionId(ownership_.current_session));
       SetSessionState(SessionState::kConnecting);
     }
   }
@@ -60,7 +60,7 @@ void Reconciler::OnConnected() {
     if (ownership_.current_session != 0) ownership_.previous_sessions.insert(ownership_.current_session);
     ownership_.current_session = id.id;
     watched_.clear();  // watches end with the session that left them
-    log_->info("new ZooKeeper session {} (timeout {} ms): re-creating registered nodes", SessionIdText(id.id),
+    log_->info("new ZooKeeper session {} (timeout {} ms): re-creating registered nodes", FormatSessionId(id.id),
                session_->negotiated_timeout_ms());
     SaveSession();
     {
@@ -69,10 +69,10 @@ void Reconciler::OnConnected() {
     }
     StartScan(/*create_first=*/true);
   } else if (!verified_since_open_) {
-    log_->info("resumed ZooKeeper session {}: verifying registered nodes", SessionIdText(id.id));
+    log_->info("resumed ZooKeeper session {}: verifying registered nodes", FormatSessionId(id.id));
     StartScan(/*create_first=*/false);
   } else {
-    log_->info("reconnected to ZooKeeper session {}", SessionIdText(id.id));
+    log_->info("reconnected to ZooKeeper session {}", FormatSessionId(id.id));
   }
   verified_since_open_ = true;
   known_parents_.clear();  // parent creates sent on the last connection may never have arrived
@@ -96,7 +96,7 @@ void Reconciler::SaveSession() {
   if (Status s = spool_->SaveSession(id); !s.ok()) {
     std::string message = fmt::format(
         "cannot save ZooKeeper session {} in the spool ({}); nothing is sent on it until it is saved",
-        SessionIdText(id.id), s.ToString());
+        FormatSessionId(id.id), s.ToString());
     if (session_saved_) log_->error("{}", message);
     session_saved_ = false;
     retry_save_at_ = Clock::now() + kSaveSessionRetry;
@@ -104,7 +104,7 @@ void Reconciler::SaveSession() {
     stats_.last_error = std::move(message);
     return;
   }
-  if (!session_saved_) log_->info("saved ZooKeeper session {} in the spool; applying again", SessionIdText(id.id));
+  if (!session_saved_) log_->info("saved ZooKeeper session {} in the spool; applying again", FormatSessionId(id.id));
   session_saved_ = true;
 }
 
@@ -131,7 +131,7 @@ void Reconciler::ReportUnreachable(Clock::time_point now) {
 void Reconciler::ReplaceExpiredSession() {
   server_ended_session_ = false;
   MarkDisconnected(Clock::now());
-  log_->warn("ZooKeeper session {} expired: starting a new one", SessionIdText(ownership_.current_session));
+  log_->warn("ZooKeeper session {} expired: starting a new one", FormatSessionId(ownership_.current_session));
   SetSessionState(SessionState::kExpired);
   // The dead handle fails every call; close it here, on our thread. Settle what it answered
   // before the new session exists: a create it confirmed is recorded now, so the new session's

@@ -470,6 +470,16 @@ Status Spool::SaveSession(const SessionInfo& session) {
   return FromRocks(d.Write(sync, &batch), "save session in spool " + d.dir);
 }
 
+Status Spool::ForgetSession() {
+  Impl& d = *impl_;
+  std::lock_guard removal_lock(d.removal_mu);
+  rocksdb::WriteBatch batch;
+  batch.Delete(d.meta, kMetaSession);
+  rocksdb::WriteOptions sync;
+  sync.sync = true;  // a forgotten session that comes back after a power cut is only a warning
+  return FromRocks(d.Write(sync, &batch), "forget the session in spool " + d.dir);
+}
+
 Result<std::optional<SessionInfo>> Spool::LoadSession() const {
   std::string value;
   bool found;

@@ -177,6 +177,36 @@ Status Spool::MarkFailed(std::span<const uint64_t> seqs, std::string_view reason
   return Status::Ok();
 }
 
+Result<std::vector<FailedIntent>> Spool::RemoveFailed(std::span<const uint64_t> seqs) {
+  Impl& d = *impl_;
+  std::vector<uint64_t> sorted(seqs.begin(), seqs.end());
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::lock_guard removal_lock(d.removal_mu);
+  rocksdb::WriteBatch batch;
+  std::vector<FailedIntent> removed;
+  for (uint64_t seq : sorted) {
+    std::string key = SequenceKey(seq), value;
+    bool found;
+    if (Status s = d.Get(d.failed, key, value, found); !s.ok()) return s;
+    if (!found) return Status::NotFound("intent " + std::to_string(seq) + " is not in the failed set");
+    Result<FailedIntent> record = DecodeFailed(value);
+    if (!record.ok()) return Status::Corruption("failed intent " + std::to_string(seq) + ": " + record.status().message());
+    batch.Delete(d.failed, key);
+    removed.push_back(std::move(record).value());
+  }
+  if (removed.empty()) return removed;
+  AddToCounter(batch, d.meta, kMetaFailedCount, {-static_cast<int64_t>(removed.size())});
+  rocksdb::WriteOptions sync;
+  sync.sync = true;  // an operator's decision must not come back after a power cut
+  if (rocksdb::Status s = d.Write(sync, &batch); !s.ok()) return FromRocks(s, "update spool " + d.dir);
+  {
+    std::lock_guard lock(d.mu);
+    d.failed_count -= std::min<uint64_t>(d.failed_count, removed.size());
+  }
+  return removed;
+}
+
 Result<std::vector<SpooledIntent>> Spool::ExpireIntents(std::span<const uint64_t> seqs) {
   Impl& d = *impl_;
   if (seqs.empty()) return std::vector<SpooledIntent>();

@@ -1,68 +1,30 @@
 // zkspool-agent driven over its JSON-lines protocol, against a real ZooKeeper server.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 
-#include "harness/agent_process.h"
-#include "harness/zk_ensemble.h"
-#include "support/temp_dir.h"
-#include "zk_probe.h"
+#include "agent_fixture.h"
 
 namespace zkspool {
 namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
+using testing::AgentFixture;
 using testing::AgentProcess;
 using testing::Eventually;
 using testing::ZkEnsemble;
 using testing::ZkProbe;
 
-class AgentTest : public ::testing::Test {
- protected:
-  void SetUp() override { zk_ = ZkEnsemble::Start(); }
-
-  std::unique_ptr<AgentProcess> StartAgent(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"--spool", dir_.Sub("spool"), "--zk", zk_->ConnectString(),
-                                  "--session-timeout", "4000", "--log-level", "warn"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return std::make_unique<AgentProcess>(ZKSPOOL_AGENT_BINARY, args);
-  }
-  // Starts an agent and waits for "ready" and a connected session.
-  std::unique_ptr<AgentProcess> StartConnected(std::vector<std::string> extra = {}) {
-    auto agent = StartAgent(std::move(extra));
-    EXPECT_TRUE(agent->WaitForEvent("ready", 30s)) << agent->StderrTail();
-    auto connected = [](const json& e) {
-      return e.value("event", "") == "session" && e.value("state", "") == "connected";
-    };
-    // The session may connect while the registrations file is still being spooled, before "ready".
-    const bool seen = std::any_of(agent->events().begin(), agent->events().end(), connected);
-    EXPECT_TRUE(seen || agent->WaitFor(connected, 30s)) << agent->StderrTail();
-    return agent;
-  }
-  void WriteFile(const std::string& path, const std::string& text) {
-    std::ofstream out(path, std::ios::trunc);
-    out << text;
-  }
-  // The applied event for `seq`, read past anything else.
-  static bool WaitApplied(AgentProcess& agent, uint64_t seq) {
-    for (const json& e : agent.events()) {
-      if (e.value("event", "") == "applied" && e.value("seq", uint64_t{0}) == seq) return true;
-    }
-    return agent
-        .WaitFor([seq](const json& e) { return e.value("event", "") == "applied" && e.value("seq", uint64_t{0}) == seq; },
-                 30s)
-        .has_value();
-  }
-
-  ::zkspool::testing::TempDir dir_;
-  std::unique_ptr<ZkEnsemble> zk_;
-};
+class AgentTest : public AgentFixture {};
 
 TEST_F(AgentTest, RegisterDeregisterAndStatsOverTheProtocol) {
   auto agent = StartConnected();
@@ -211,19 +173,87 @@ TEST_F(AgentTest, BadRegistrationsFileAtStartExitsWithUsageErrorAndSpoolsNothing
   EXPECT_NE(again->StderrTail().find("is not valid JSON"), std::string::npos) << again->StderrTail();
 }
 
-TEST_F(AgentTest, SigtermClosesTheSessionAndExitsZero) {
+// SIGTERM keeps the session for a restart (agent_restart_test shows the restart on an ensemble);
+// the node stays with it after the exit.
+TEST_F(AgentTest, SigtermKeepsTheSessionAndExitsZero) {
   auto agent = StartConnected();
   ZkProbe probe(zk_->ConnectString());
-  ASSERT_TRUE(agent->Send(R"({"op":"register","path":"/svc/bye","data":"x"})"));
-  auto spooled = agent->WaitForEvent("spooled", 10s);
-  ASSERT_TRUE(spooled);
-  ASSERT_TRUE(WaitApplied(*agent, (*spooled)["seq"]));
-  ASSERT_TRUE(probe.Get("/svc/bye"));
+  ASSERT_NE(SpoolAndApply(*agent, R"({"op":"register","path":"/svc/stay","data":"x"})"), 0u);
+  const int64_t owner = probe.Get("/svc/stay")->ephemeral_owner;
   agent->Signal(SIGTERM);
-  EXPECT_TRUE(agent->WaitForEvent("closed", 30s)) << agent->StderrTail();
+  auto closed = agent->WaitForEvent("closed", 30s);
+  ASSERT_TRUE(closed) << agent->StderrTail();
+  EXPECT_EQ((*closed)["session"], "kept");
   EXPECT_EQ(agent->WaitExit(30s), 0) << agent->StderrTail();
-  // The session was closed, not left to time out: the ephemeral is gone at once.
-  EXPECT_FALSE(probe.Get("/svc/bye"));
+  auto node = probe.Get("/svc/stay");
+  ASSERT_TRUE(node) << "the kept session's ephemeral node went at exit";
+  EXPECT_EQ(node->ephemeral_owner, owner);
+}
+
+// A leave request ends the session: the ephemeral is gone at once, and the next start begins a
+// new session without first finding the old one expired.
+TEST_F(AgentTest, LeaveRequestEndsTheSessionAndTheNextStartSeesNoExpiry) {
+  auto agent = StartConnected();
+  ZkProbe probe(zk_->ConnectString());
+  ASSERT_NE(SpoolAndApply(*agent, R"({"op":"register","path":"/svc/bye","data":"x"})"), 0u);
+  ASSERT_TRUE(agent->Send(R"({"op":"leave","id":"l"})"));
+  auto leaving = agent->WaitForEvent("leaving", 10s);
+  ASSERT_TRUE(leaving) << agent->StderrTail();
+  EXPECT_EQ((*leaving)["id"], "l");
+  auto closed = agent->WaitForEvent("closed", 30s);
+  ASSERT_TRUE(closed) << agent->StderrTail();
+  EXPECT_EQ((*closed)["session"], "ended");
+  EXPECT_EQ(agent->WaitExit(30s), 0) << agent->StderrTail();
+  EXPECT_FALSE(probe.Get("/svc/bye")) << "the session was not ended";
+
+  auto again = StartAgent({"--log-level", "info"});
+  ASSERT_TRUE(again->WaitFor(
+      [](const json& e) { return e.value("event", "") == "session" && e.value("state", "") == "connected"; }, 30s))
+      << again->StderrTail();
+  ASSERT_TRUE(Eventually([&] { return probe.Get("/svc/bye").has_value(); }, 20s)) << "not re-registered";
+  for (const json& e : again->events()) EXPECT_NE(e.value("state", ""), "expired") << e;
+  EXPECT_EQ(again->StderrTail(100'000).find("expired"), std::string::npos) << again->StderrTail();
+  EXPECT_EQ(again->StderrTail(100'000).find("resuming"), std::string::npos) << again->StderrTail();
+}
+
+// Under systemd (Type=notify): READY after the ready event, WATCHDOG keep-alives at half the
+// unit's WatchdogSec, STOPPING when it stops. The test plays systemd's notify socket.
+TEST_F(AgentTest, TellsSystemdReadyWatchdogAndStopping) {
+  const std::string path = dir_.Sub("notify.sock");
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, path.data(), path.size());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << std::strerror(errno);
+  timeval timeout{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  ::setenv("WATCHDOG_USEC", "1000000", 1);  // 1 s: a keep-alive every 500 ms
+  auto agent = StartAgent();
+  ::unsetenv("NOTIFY_SOCKET");
+  ::unsetenv("WATCHDOG_USEC");
+  // Collects datagrams until one contains `what` or 30 s pass.
+  std::vector<std::string> seen;
+  auto until = [&](const std::string& what) {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      char buffer[4096];
+      ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n <= 0) continue;
+      seen.emplace_back(buffer, static_cast<size_t>(n));
+      if (seen.back().find(what) != std::string::npos) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(until("READY=1")) << agent->StderrTail();
+  EXPECT_TRUE(EventNamed(*agent, "ready", 10s));
+  EXPECT_NE(seen.back().find("STATUS=session "), std::string::npos) << seen.back();
+  EXPECT_TRUE(until("WATCHDOG=1"));
+  EXPECT_TRUE(until("WATCHDOG=1")) << "only one keep-alive";
+  agent->Signal(SIGTERM);
+  EXPECT_TRUE(until("STOPPING=1"));
+  EXPECT_EQ(agent->WaitExit(30s), 0) << agent->StderrTail();
+  ::close(fd);
 }
 
 TEST_F(AgentTest, KillNineAndRestartKeepEverySpooledIntent) {

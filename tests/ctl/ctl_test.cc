@@ -424,11 +424,40 @@ TEST_F(CtlTest, PurgeOnATerminalAsksForYes) {
   EXPECT_EQ(RunTool({"stats", spool_dir_, "--json"}).JsonLines()[0]["pending_count"], 0);
 }
 
+TEST_F(CtlTest, RetryFailedRespoolsTheFailedIntentAndClearFailedRemovesOnesForGood) {
+  MakeSampleSpool();  // failed: 3 (/svc/web/z), next sequence 9
+  ToolRun retried = RunTool({"retry-failed", spool_dir_});
+  ASSERT_EQ(retried.exit, 0) << retried.err;
+  EXPECT_NE(retried.out.find("spooled again 1 failed intents; dropped 0"), std::string::npos) << retried.out;
+  EXPECT_NE(retried.out.find("/svc/web/z"), std::string::npos) << retried.out;
+  auto stats = RunTool({"stats", spool_dir_, "--json"}).JsonLines();
+  EXPECT_EQ(stats[0]["failed_count"], 0);
+  EXPECT_EQ(stats[0]["pending_count"], 5);
+  auto pending = RunTool({"pending", spool_dir_, "--path", "/svc/web/z", "--json"}).JsonLines();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0]["seq"], 9) << "a retry is a new intent";
+
+  {
+    auto spool = OpenSpool();
+    ASSERT_TRUE(spool->MarkFailed(std::vector<uint64_t>{7, 9}, "bad ACL").ok());
+  }
+  ToolRun asked = RunToolOnTerminal({"clear-failed", spool_dir_});
+  EXPECT_EQ(asked.exit, 2) << asked.out;
+  EXPECT_NE(asked.out.find("clear-failed would remove 2 failed intents"), std::string::npos) << asked.out;
+  ToolRun cleared = RunTool({"clear-failed", spool_dir_});
+  ASSERT_EQ(cleared.exit, 0) << cleared.err;
+  EXPECT_NE(cleared.out.find("removed 2 failed intents:"), std::string::npos) << cleared.out;
+  EXPECT_NE(cleared.out.find("bad ACL"), std::string::npos) << cleared.out;
+  EXPECT_EQ(RunTool({"stats", spool_dir_, "--json"}).JsonLines()[0]["failed_count"], 0);
+  EXPECT_NE(RunTool({"clear-failed", spool_dir_}).out.find("no failed intents"), std::string::npos);
+}
+
 TEST_F(CtlTest, WritingCommandsRefuseASpoolInUseAndReadCommandsWork) {
   MakeSampleSpool();
   auto owner = OpenSpool();
   for (const std::vector<std::string>& args :
-       std::vector<std::vector<std::string>>{{"expire", spool_dir_}, {"purge", spool_dir_, "--all-pending"}}) {
+       std::vector<std::vector<std::string>>{{"expire", spool_dir_}, {"purge", spool_dir_, "--all-pending"},
+                                             {"retry-failed", spool_dir_}, {"clear-failed", spool_dir_}}) {
     ToolRun run = RunTool(args);
     EXPECT_EQ(run.exit, 4) << run.err;
     EXPECT_EQ(CountLines(run.err), 1u) << run.err;

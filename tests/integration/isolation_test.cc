@@ -6,7 +6,7 @@
 // Each case spools the stuck work while no registrar runs (buffered appends: the test is about
 // the reconciler, not fsync), opens a registrar, waits until it has loaded that work and found
 // it stuck, then registers 1,000 other paths and measures until all are applied; the same
-// without the stuck work is the baseline. Best of three runs each, interleaved, so that a busy
+// without the stuck work is the baseline. Best of five runs each, interleaved, so that a busy
 // machine slows both alike.
 #include <gtest/gtest.h>
 
@@ -86,14 +86,14 @@ class IsolationTest : public testing::RegistrarFixture {
     EXPECT_LE(ratio, 1.5) << "the stuck path slowed the others down";
   }
 
-  // Best of three, interleaved: {without, with}. `registrar` is the last run with the stuck
+  // Best of five, interleaved: {without, with}. `registrar` is the last run with the stuck
   // work, left open.
   std::pair<Clock::duration, Clock::duration> Compare(const std::function<Intent(int)>& make_stuck,
                                                       const std::function<bool(const RegistrarStats&)>& is_stuck,
                                                       std::unique_ptr<Registrar>& registrar,
                                                       std::vector<uint64_t>* stuck_seqs = nullptr) {
     Clock::duration base = Clock::duration::max(), with_stuck = Clock::duration::max();
-    for (int run = 0; run < 3; ++run) {
+    for (int run = 0; run < 5; ++run) {
       std::unique_ptr<Registrar> plain;
       const std::string n = std::to_string(run);
       base = std::min(base, TimeOthers("base" + n, 0, nullptr, nullptr, "/base" + n, plain));

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <mutex>
 
 #include "harness/zk_ensemble.h"
 #include "registrar_fixture.h"
@@ -207,6 +208,47 @@ TEST_F(RegistrarTest, APermanentErrorParksTheIntentAndTheRestGoOn) {
   EXPECT_NE(stats.last_error.find("a parent is an ephemeral node"), std::string::npos) << stats.last_error;
 }
 
+// Failed intents: a later applied intent of the path makes them moot at once; RetryFailed
+// applies what was fixed; ClearFailed drops the rest for good.
+TEST_F(RegistrarTest, FailedIntentsAreRetriedClearedOrDroppedWhenALaterIntentIsApplied) {
+  ZkProbe probe(zk_->ConnectString());
+  ASSERT_EQ(probe.Create("/perm", ""), ZOK);
+  ASSERT_EQ(probe.Create("/perm/eph", "", ZOO_EPHEMERAL), ZOK);  // ephemeral nodes cannot have children
+  auto registrar = Open(Options());
+  const uint64_t moot = Must(registrar->Register("/perm/eph/moot", "x"));
+  const uint64_t fixed = Must(registrar->Register("/perm/eph/fixed", "x"));
+  const uint64_t unwanted = Must(registrar->Register("/perm/eph/unwanted", "x"));
+  for (uint64_t seq : {moot, fixed, unwanted}) EXPECT_EQ(Wait(*registrar, seq), Outcome::kFailed);
+  EXPECT_EQ(registrar->Stats().spool.failed_count, 3u);
+
+  // Deleting a node that is not there is applied at once, and supersedes the failed put.
+  EXPECT_EQ(Wait(*registrar, Must(registrar->Deregister("/perm/eph/moot"))), Outcome::kApplied);
+  // (right after the outcome is told: the reconciler drops them as it reports the applied intent)
+  EXPECT_TRUE(Eventually([&] { return registrar->Stats().spool.failed_count == 2; }, 10s));
+
+  ASSERT_EQ(probe.Delete("/perm/eph"), ZOK);
+  auto report = registrar->RetryFailed();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  ASSERT_EQ(report->retried.size(), 2u);
+  EXPECT_TRUE(report->superseded.empty());
+  for (const auto& r : report->retried) EXPECT_EQ(Wait(*registrar, r.new_seq), Outcome::kApplied) << r.path;
+  EXPECT_TRUE(probe.Get("/perm/eph/fixed").has_value());
+  EXPECT_FALSE(probe.Get("/perm/eph/moot").has_value()) << "a superseded failed intent was revived";
+  EXPECT_EQ(registrar->Stats().spool.failed_count, 0u);
+
+  // Fail two again (an ephemeral parent of our own session this time), then clear them.
+  ASSERT_EQ(Wait(*registrar, Must(registrar->Register("/perm/own", "", NodeMode::kEphemeral))), Outcome::kApplied);
+  EXPECT_EQ(Wait(*registrar, Must(registrar->Register("/perm/own/a", "x"))), Outcome::kFailed);
+  EXPECT_EQ(Wait(*registrar, Must(registrar->Register("/perm/own/b", "x"))), Outcome::kFailed);
+  auto cleared = registrar->ClearFailed();
+  ASSERT_TRUE(cleared.ok()) << cleared.status().ToString();
+  EXPECT_EQ(*cleared, 2u);
+  EXPECT_EQ(registrar->Stats().spool.failed_count, 0u);
+  auto none = registrar->ReadFailed(0, 10);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_F(RegistrarTest, NodesDeletedOrChangedFromOutsideAreRestored) {
   auto registrar = Open(Options());
   ASSERT_EQ(Wait(*registrar, Must(registrar->Register("/outside/a", "mine"))), Outcome::kApplied);
@@ -264,6 +306,43 @@ TEST_F(RegistrarTest, CloseEndsTheSessionAndOpenReassertsTheDesiredState) {
   auto registrar = Open(Options());
   ASSERT_TRUE(Eventually([&] { return probe.Get("/close/a").has_value(); }, 20s));
   EXPECT_EQ(probe.Get("/close/a")->ephemeral_owner, registrar->Stats().session_id);
+}
+
+// A clean end forgets the session: the next Open starts a new one at once, never asks for the
+// closed one back (which the server answers with "session expired"), and still knows the old one
+// as ours.
+TEST_F(RegistrarTest, CloseEndingTheSessionForgetsItSoTheNextOpenSeesNoExpiry) {
+  int64_t ended = 0;
+  {
+    auto registrar = Open(Options());
+    ASSERT_EQ(Wait(*registrar, Must(registrar->Register("/forget/a", "1"))), Outcome::kApplied);
+    ended = registrar->Stats().session_id;
+    ASSERT_TRUE(registrar->Close(Registrar::CloseMode::kEndSession).ok());
+  }
+  {
+    auto spool = Spool::Open(Options().spool_dir);
+    ASSERT_TRUE(spool.ok()) << spool.status().ToString();
+    auto saved = (*spool)->LoadSession();
+    ASSERT_TRUE(saved.ok());
+    EXPECT_FALSE(saved->has_value()) << "the ended session is still saved";
+    auto owned = (*spool)->OwnedSessions();
+    ASSERT_TRUE(owned.ok());
+    EXPECT_NE(std::find(owned->begin(), owned->end(), ended), owned->end());
+  }
+  std::mutex mu;
+  std::vector<SessionState> states;
+  RegistrarOptions options = Options();
+  options.on_event = [&](const RegistrarEvent& e) {
+    std::lock_guard lock(mu);
+    if (e.kind == RegistrarEvent::Kind::kSession) states.push_back(e.session_state);
+  };
+  auto registrar = Open(options);
+  ZkProbe probe(zk_->ConnectString());
+  ASSERT_TRUE(Eventually([&] { return probe.Get("/forget/a").has_value(); }, 20s));
+  EXPECT_EQ(registrar->Stats().sessions_started, 1u);
+  registrar->Close().ok();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(std::count(states.begin(), states.end(), SessionState::kExpired), 0);
 }
 
 // A child process that owns the spool and is killed with SIGKILL, or closes keeping its session.

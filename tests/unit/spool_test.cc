@@ -12,6 +12,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -350,6 +351,102 @@ TEST_F(SpoolTest, MarkFailedParksIntentsWithTheirReason) {
   EXPECT_EQ(stats.failed_count, 1u);
   EXPECT_EQ(stats.pending_count, 1u);
   EXPECT_EQ(stats.registered_count, 0u);
+}
+
+TEST_F(SpoolTest, RemoveFailedDropsThemForGoodAndNamesAnUnknownOne) {
+  {
+    auto spool = OpenSpool();
+    uint64_t a = MustAppend(*spool, Put("/a", "x"));
+    uint64_t b = MustAppend(*spool, Put("/b", "y"));
+    std::vector<uint64_t> both = {a, b};
+    ASSERT_TRUE(spool->MarkFailed(both, "bad ACL").ok());
+    std::vector<uint64_t> unknown = {a, 99};
+    EXPECT_EQ(spool->RemoveFailed(unknown).status().ToString(), "not found: intent 99 is not in the failed set");
+    EXPECT_EQ(MustStats(*spool).failed_count, 2u) << "a refused removal removed something";
+    std::vector<uint64_t> one = {a};
+    auto removed = spool->RemoveFailed(one);
+    ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+    ASSERT_EQ(removed->size(), 1u);
+    EXPECT_EQ((*removed)[0].record.intent.path, "/a");
+    EXPECT_EQ((*removed)[0].reason, "bad ACL");
+    EXPECT_EQ(MustStats(*spool).failed_count, 1u);
+  }
+  auto spool = OpenSpool();
+  auto failed = spool->ReadFailed(0, 10);
+  ASSERT_TRUE(failed.ok());
+  ASSERT_EQ(failed->size(), 1u);
+  EXPECT_EQ((*failed)[0].record.intent.path, "/b");
+  EXPECT_EQ(MustStats(*spool).failed_count, 1u);
+}
+
+// Per path the intent with the highest sequence number decides; RetryFailed never changes that.
+TEST_F(SpoolTest, RetryFailedRespoolsOnlyTheNewestWordOfEachPath) {
+  auto spool = OpenSpool();
+  auto fail = [&](Intent intent, milliseconds ttl = milliseconds{0}) {
+    uint64_t seq = *spool->Append(std::move(intent), ttl);
+    std::vector<uint64_t> seqs = {seq};
+    EXPECT_TRUE(spool->MarkFailed(seqs, "ephemeral parent").ok());
+    return seq;
+  };
+  Intent ttl_put = Put("/retry/alone", "a", NodeMode::kPersistent);
+  ttl_put.acl = AclChoice::kCreatorAll;
+  const uint64_t alone = fail(ttl_put, milliseconds(60'000));
+  const uint64_t older = fail(Put("/retry/twice", "old"));
+  const uint64_t newer = fail(Put("/retry/twice", "new"));
+  const uint64_t behind_pending = fail(Put("/retry/pending", "p"));
+  const uint64_t pending = MustAppend(*spool, Delete("/retry/pending"));
+  const uint64_t behind_registered = fail(Put("/retry/registered", "r"));
+  const uint64_t registered = MustAppend(*spool, Put("/retry/registered", "applied later"));
+  std::vector<uint64_t> applied = {registered};
+  ASSERT_TRUE(spool->MarkApplied(applied).ok());
+  // A registered node older than the failed intent does not supersede it.
+  std::vector<uint64_t> stale = {MustAppend(*spool, Put("/retry/stale-registered", "before"))};
+  ASSERT_TRUE(spool->MarkApplied(stale).ok());
+  const uint64_t after_registered = fail(Put("/retry/stale-registered", "wanted"));
+  now_ms_ += 1000;
+
+  auto report = spool->RetryFailed();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  std::map<uint64_t, uint64_t> retried;  // failed seq -> new seq
+  for (const auto& r : report->retried) retried[r.failed_seq] = r.new_seq;
+  std::set<uint64_t> superseded;
+  for (const auto& f : report->superseded) superseded.insert(f.record.seq);
+  EXPECT_EQ(superseded, (std::set<uint64_t>{older, behind_pending, behind_registered}));
+  ASSERT_EQ(retried.size(), 3u);
+  EXPECT_TRUE(retried.contains(alone));
+  EXPECT_TRUE(retried.contains(newer));
+  EXPECT_TRUE(retried.contains(after_registered));
+  for (const auto& [old_seq, new_seq] : retried) EXPECT_GT(new_seq, pending) << "a retry must be the newest intent";
+  EXPECT_EQ(MustStats(*spool).failed_count, 0u);
+
+  auto again = spool->GetPending(retried[alone]);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->intent.path, "/retry/alone");
+  EXPECT_EQ(again->intent.data, "a");
+  EXPECT_EQ(again->intent.mode, NodeMode::kPersistent);
+  EXPECT_EQ(again->intent.acl, AclChoice::kCreatorAll);
+  EXPECT_EQ(again->intent.enqueued_at_ms, now_ms_.load());
+  EXPECT_EQ(again->intent.expires_at_ms, now_ms_.load() + 60'000) << "the retry gets the TTL span it had";
+  EXPECT_EQ(spool->GetPending(retried[newer])->intent.data, "new");
+
+  // A crash between the append and the removal leaves a failed copy behind its own retry: the
+  // next call drops it as superseded instead of spooling it twice.
+  const uint64_t crashed = fail(Put("/retry/crash", "c"));
+  MustAppend(*spool, Put("/retry/crash", "c"));
+  auto second = spool->RetryFailed();
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(second->retried.empty());
+  ASSERT_EQ(second->superseded.size(), 1u);
+  EXPECT_EQ(second->superseded[0].record.seq, crashed);
+}
+
+TEST_F(SpoolTest, ForgetSessionKeepsItAmongTheOwnedOnes) {
+  auto spool = OpenSpool();
+  SessionInfo session{0x1234, std::string(16, 'p')};
+  ASSERT_TRUE(spool->SaveSession(session).ok());
+  ASSERT_TRUE(spool->ForgetSession().ok());
+  EXPECT_FALSE(spool->LoadSession()->has_value());
+  EXPECT_EQ(*spool->OwnedSessions(), std::vector<int64_t>{0x1234});
 }
 
 TEST_F(SpoolTest, FullSpoolRefusesAppendsAndKeepsWhatItHas) {

@@ -33,8 +33,9 @@ enum Exit : int {
 
 // The --help footer of every command.
 inline constexpr const char* kExitFooter =
-    "Exit status: 0 ok, 1 differences (diff), 2 usage, 3 corruption, 4 spool in use (expire, purge),\n"
-    "5 other error (missing directory, not a spool, newer format, ZooKeeper unreachable, I/O).\n"
+    "Exit status: 0 ok, 1 differences (diff), 2 usage, 3 corruption, 4 spool in use (expire, purge,\n"
+    "retry-failed, clear-failed), 5 other error (missing directory, not a spool, newer format, ZooKeeper or\n"
+    "the agent unreachable, I/O). agent ...: 1 when the agent answers with an error or unhealthy.\n"
     "Read commands (stats, pending, registered, dump, verify, diff) never block the spool's owner.\n"
     "See docs/operations.md.";
 
@@ -80,5 +81,7 @@ void AddVerify(CLI::App& app, Command& run);
 void AddExpire(CLI::App& app, Command& run);
 void AddPurge(CLI::App& app, Command& run);
 void AddDiff(CLI::App& app, Command& run);
+void AddFailed(CLI::App& app, Command& run);  // retry-failed, clear-failed
+void AddAgent(CLI::App& app, Command& run);   // agent ...: a running zkspool-agent's control API
 
 }  // namespace zkspoolctl

@@ -40,12 +40,6 @@ std::string FormatBytes(uint64_t bytes) {
   return buffer;
 }
 
-std::string FormatSessionId(int64_t id) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(id));
-  return buffer;
-}
-
 std::string Base64(std::string_view bytes) {
   static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;

@@ -8,14 +8,15 @@
 #include <string_view>
 #include <vector>
 
+#include "zkspool/session_id.h"
+
 namespace zkspoolctl {
 
 // "850ms", "12s", "1m12s", "2h03m", "3d04h". Negative durations print as "0ms".
 std::string FormatAge(int64_t ms);
 // "512 B", "4.1 KiB", "12.0 MiB", "1.5 GiB" (binary units, one decimal above bytes).
 std::string FormatBytes(uint64_t bytes);
-// "0x1000a2b3c4d0005", the way ZooKeeper's own tools print session ids.
-std::string FormatSessionId(int64_t id);
+using zkspool::FormatSessionId;  // one format for session ids everywhere
 // RFC 4648 base64 with padding.
 std::string Base64(std::string_view bytes);
 // `bytes` if it is printable ASCII, else a short description; for paths on a terminal.

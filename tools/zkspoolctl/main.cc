@@ -5,12 +5,14 @@
 #include <exception>
 #include <iostream>
 
+#include "build_version.h"
 #include "common.h"
 
 int main(int argc, char** argv) {
   using namespace zkspoolctl;
   CLI::App app("zkspoolctl: inspect and repair zkspool spools", "zkspoolctl");
   app.footer(kExitFooter);
+  app.set_version_flag("--version", zkspool::VersionLine("zkspoolctl"));
   app.require_subcommand(1);
   Command run;
   AddStats(app, run);
@@ -21,11 +23,15 @@ int main(int argc, char** argv) {
   AddExpire(app, run);
   AddPurge(app, run);
   AddDiff(app, run);
+  AddFailed(app, run);
+  AddAgent(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "zkspoolctl: " << e.what() << " (see zkspoolctl --help)\n";

@@ -1,0 +1,155 @@
+#include "cli_options.h"
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <fstream>
+#include <iostream>
+#include <limits>
+
+#include "agent_metrics.h"
+#include "build_version.h"
+#include "duration.h"
+
+namespace zkspool::agent {
+namespace {
+
+// A duration option: kept as text while CLI11 parses, converted and range-checked afterwards.
+struct DurationOption {
+  const char* flag;
+  std::string text;
+  std::chrono::milliseconds min, max;
+  std::chrono::milliseconds* target;
+};
+
+Status ConvertDuration(const DurationOption& d) {
+  Result<std::chrono::milliseconds> value = ParseDuration(d.text);
+  if (!value.ok()) return Status::InvalidArgument(fmt::format("{}: {}", d.flag, value.status().message()));
+  if (*value < d.min || *value > d.max) {
+    return Status::InvalidArgument(fmt::format("{}: {} is not between {} and {}", d.flag, d.text,
+                                               FormatDuration(d.min), FormatDuration(d.max)));
+  }
+  *d.target = *value;
+  return Status::Ok();
+}
+
+// "digest:USER:PASS" from the first line of `file`; a file that cannot be read is an error, never
+// an agent without credentials.
+std::string ReadAuthFile(const std::string& file) {
+  std::ifstream in(file);
+  std::string line;
+  if (!in || !std::getline(in, line)) throw CLI::ValidationError("--auth-file", "cannot read " + file);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+  return line;
+}
+
+}  // namespace
+
+std::variant<CommandLine, int> ParseCommandLine(int argc, char** argv) {
+  CommandLine out;
+  AgentOptions& options = out.options;
+  RegistrarOptions& registrar = options.registrar;
+  std::string auth;
+  std::string durability = "sync";
+  std::string acl = "open";
+  std::string labels;
+  std::vector<DurationOption> durations = {
+      {"--session-timeout", "10s", std::chrono::milliseconds(1), std::chrono::hours(1), &registrar.session_timeout},
+      {"--default-ttl", "0", std::chrono::milliseconds(0), kMaxSpoolTtl, &registrar.default_ttl},
+      {"--metrics-interval", "5s", std::chrono::milliseconds(100), std::chrono::hours(1), &options.metrics_interval},
+      {"--health-max-pending-age", "30s", std::chrono::seconds(1), std::chrono::hours(24 * 365),
+       &options.health_max_pending_age},
+  };
+  auto duration = [&](const char* flag) -> std::string& {
+    for (DurationOption& d : durations) {
+      if (std::string_view(d.flag) == flag) return d.text;
+    }
+    std::abort();
+  };
+
+  CLI::App app{"zkspool-agent: keeps this host's ZooKeeper registrations through ZooKeeper outages.\n"
+               "Requests are JSON lines on stdin or HTTP (--http), events JSON lines on stdout (docs/agent.md)."};
+  // A later occurrence overrides an earlier one, as a wrapper script that appends flags expects.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.set_version_flag("--version", VersionLine("zkspool-agent"));
+  app.set_config("--config", "",
+                 "TOML file setting any option below by its long name, e.g.\n"
+                 "spool = \"/var/lib/zkspool-agent\"\nsession-timeout = \"10s\"\n"
+                 "(the command line wins over the file)");
+  app.add_option("--spool", registrar.spool_dir, "Spool directory (created if missing)")->required();
+  app.add_option("--zk", registrar.hosts, "ZooKeeper connect string host:port,...[/chroot]")->required();
+  app.add_option("--registrations", options.registrations_file,
+                 "JSON file of the registrations this host holds; applied on start and on SIGHUP");
+  app.add_option("--session-timeout", duration("--session-timeout"),
+                 "Session timeout (500ms, 10s, ...; a bare number is ms); a restart within it keeps ephemeral nodes")
+      ->capture_default_str();
+  app.add_option("--durability", durability, "sync: fsync every intent; buffered: survive only a crash of the agent")
+      ->capture_default_str()->check(CLI::IsMember({"sync", "buffered"}));
+  app.add_option("--auth", auth, "Digest credentials: digest:USER:PASS (visible in ps; prefer --auth-file)");
+  app.add_option("--auth-file", "File whose first line is digest:USER:PASS")
+      ->check(CLI::ExistingFile)
+      ->each([&auth](const std::string& file) { auth = ReadAuthFile(file); });
+  app.add_option("--acl", acl, "ACL of created nodes: open; creator-all or creator-all-world-read (need --auth)")
+      ->capture_default_str()->check(CLI::IsMember({"open", "creator-all", "creator-all-world-read"}));
+  app.add_option("--default-ttl", duration("--default-ttl"),
+                 "How long an intent that gives no ttl_ms may wait in the spool; 0 = forever")
+      ->capture_default_str();
+  app.add_option("--max-pending-intents", registrar.spool.max_pending_intents,
+                 "Refuse new intents (\"spool full\") while this many wait")
+      ->capture_default_str()->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()));
+  app.add_option("--max-pending-bytes", registrar.spool.max_pending_bytes,
+                 "Refuse new intents while the waiting ones take this much (bytes; KiB, MiB, GiB suffixes)")
+      ->capture_default_str()->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()));
+  app.add_option("--metrics-textfile", options.metrics_textfile,
+                 "Write Prometheus metrics to this file (atomically) for node_exporter's textfile collector");
+  app.add_option("--metrics-interval", duration("--metrics-interval"), "Metrics file refresh interval")
+      ->capture_default_str();
+  app.add_option("--metrics-labels", labels, "Labels for every metric sample: name=value,name=value");
+  app.add_option("--http", options.http,
+                 "Serve the control API on HOST:PORT (e.g. 127.0.0.1:8375; port 0 picks one) or unix:PATH (mode 0660)");
+  app.add_option("--health-max-pending-age", duration("--health-max-pending-age"),
+                 "GET /v1/health answers 503 once an intent has waited longer than this")
+      ->capture_default_str();
+  app.add_flag("--leave-on-terminate", options.leave_on_terminate,
+               "SIGTERM/SIGINT end the ZooKeeper session (ephemeral nodes go at once) instead of keeping it "
+               "for a restart");
+  app.add_option("--log-level", out.log_level, "Log level on stderr")
+      ->capture_default_str()->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.footer(
+      "Exit status: 0 stopped by SIGTERM/SIGINT or a leave request; 2 bad arguments or registrations file;\n"
+      "3 spool corrupt; 4 spool in use by another process; 5 other error.\n"
+      "Signals: SIGHUP reloads the registrations file; SIGTERM/SIGINT stop, keeping the session for a\n"
+      "restart within the session timeout (unless --leave-on-terminate).");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  auto usage = [](const std::string& message) {
+    std::cerr << "zkspool-agent: " << message << " (see zkspool-agent --help)\n";
+    return kExitUsage;
+  };
+  for (const DurationOption& d : durations) {
+    if (Status s = ConvertDuration(d); !s.ok()) return usage(s.message());
+  }
+  Result<std::string> parsed_labels = ParseMetricsLabels(labels);
+  if (!parsed_labels.ok()) return usage("--metrics-labels: " + parsed_labels.status().message());
+  options.metrics_labels = *parsed_labels;
+  registrar.spool.durability = durability == "sync" ? Durability::kSync : Durability::kBuffered;
+  if (!auth.empty()) {
+    constexpr std::string_view kScheme = "digest:";
+    if (!auth.starts_with(kScheme) || auth.find(':', kScheme.size()) == std::string::npos) {
+      return usage("--auth must be digest:USER:PASS");
+    }
+    registrar.digest_auth = auth.substr(kScheme.size());
+  }
+  registrar.acl = acl == "creator-all"              ? AclChoice::kCreatorAll
+                  : acl == "creator-all-world-read" ? AclChoice::kCreatorAllWorldRead
+                                                    : AclChoice::kOpen;
+  return out;
+}
+
+}  // namespace zkspool::agent
