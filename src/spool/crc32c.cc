@@ -19,10 +19,12 @@ constexpr std::array<uint32_t, 256> kTable = MakeTable();
 
 }  // namespace
 
-uint32_t Crc32c(std::string_view bytes) {
-  uint32_t crc = 0xFFFFFFFFu;
+uint32_t Crc32cExtend(uint32_t crc, std::string_view bytes) {
+  crc ^= 0xFFFFFFFFu;
   for (unsigned char c : bytes) crc = kTable[(crc ^ c) & 0xFFu] ^ (crc >> 8);
   return crc ^ 0xFFFFFFFFu;
 }
+
+uint32_t Crc32c(std::string_view bytes) { return Crc32cExtend(0, bytes); }
 
 }  // namespace zkspool

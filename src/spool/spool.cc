@@ -16,10 +16,13 @@
 
 #include "log.h"
 #include "spool/meta_codec.h"
+#include "spool/highwater.h"
 #include "spool/private_file_system.h"
 #include "spool/record_codec.h"
+#include "spool/rocks_logger.h"
 #include "spool/sequence_key.h"
 #include "spool/spool_directory.h"
+#include "spool/spool_integrity.h"
 #include "spool/spool_schema.h"
 
 namespace zkspool {
@@ -56,6 +59,12 @@ struct Spool::Impl {
   uint64_t expired_count = 0;
   uint64_t failed_count = 0;
   mutable uint64_t scan_floor = 0;  // no pending intent has a lower sequence number
+  uint64_t acknowledged = 0;        // the highest sequence number an append returned for
+
+  // Records `acknowledged` in HIGHWATER (highwater.h); started once Open has checked the spool
+  // (CheckRecoveryAndKeepHighwater), stopped before the database closes.
+  std::unique_ptr<HighwaterKeeper> highwater;
+  Status CheckRecoveryAndKeepHighwater(const OpenEvidence& evidence);
 
   // Serializes the read-modify-write operations (MarkApplied, Expire, SaveSession) so that the
   // sequence floor and counters they persist only grow.
@@ -89,6 +98,9 @@ struct Spool::Impl {
 
   ~Impl() {
     if (!db) return;
+    if (highwater) {
+      if (Status s = highwater->Stop(); !s.ok()) log->warn("spool {}: {}", dir, s.message());
+    }
     for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
     db->Close().PermitUncheckedError();
     db.reset();
@@ -174,6 +186,39 @@ Status Spool::Impl::Load() {
   std::unique_ptr<rocksdb::Iterator> parked(db->NewIterator(rocksdb::ReadOptions(), failed));
   for (parked->SeekToFirst(); parked->Valid(); parked->Next()) ++failed_count;
   return FromRocks(parked->status(), "scan failed set of spool " + dir);
+}
+
+Status Spool::Impl::CheckRecoveryAndKeepHighwater(const OpenEvidence& evidence) {
+  Result<uint64_t> recovered = RecoveredSequence(*db, intents, meta, failed);
+  if (!recovered.ok()) return recovered.status();
+  if (Status s = CheckRecovered(*env, dir, evidence, *recovered); !s.ok()) return s;
+  // Every table block once, so that damage in a table file fails Open rather than a later read.
+  if (rocksdb::Status s = db->VerifyChecksum(); !s.ok()) return FromRocks(s, "verify the table files of spool " + dir);
+  acknowledged = *recovered;
+  rocksdb::FileSystem& fs = *env->GetFileSystem();
+  const bool buffered = options.durability == Durability::kBuffered;
+  auto collect = [this, buffered]() -> Result<Highwater> {
+    uint64_t upto;
+    {
+      std::lock_guard lock(mu);
+      upto = acknowledged;
+    }
+    // A buffered append is acknowledged before it is synced: sync first, claim only what is
+    // durable. Through the write path, which refuses while RocksDB is stopped by an error
+    // (DB::SyncWAL on a log that failed a write trips an assertion in RocksDB 7.8).
+    if (buffered) {
+      rocksdb::WriteBatch sync_only;
+      sync_only.PutLogData("highwater");
+      rocksdb::WriteOptions sync;
+      sync.sync = true;
+      if (rocksdb::Status s = Write(sync, &sync_only); !s.ok()) return FromRocks(s, "sync the log of spool " + dir);
+    }
+    return CurrentHighwater(*db, upto);
+  };
+  auto write = [&fs, this](const Highwater& mark) { return WriteHighwater(fs, dir, mark); };
+  highwater = std::make_unique<HighwaterKeeper>(collect, write, log);
+  if (Status s = highwater->RecordNow(); !s.ok()) return s;  // the evidence of this Open's recovery
+  return MarkSpoolCreated(dir);
 }
 
 Status Spool::Impl::WriteRemoval(rocksdb::WriteBatch& batch, const Removal& removal) {
@@ -277,6 +322,10 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
   db_options.keep_log_file_num = 2;
   db_options.max_log_file_size = 1 << 20;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.info_log = RocksLoggerTo(impl->log);  // no LOG file: see rocks_logger.h
+  // RocksDB records each log's creation and synced size in the MANIFEST and fails Open when one
+  // it still needs is missing or shorter.
+  db_options.track_and_verify_wals_in_manifest = true;
   // The sync leader inserts its whole write group into the memtable itself instead of waking
   // every writer to insert its own record: on a 2-core machine the wake-ups cost more than the
   // inserts (+27-30% appends/s at 16 writers, bench/spool_bench.cc).
@@ -287,6 +336,8 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
   rocksdb::ColumnFamilyOptions family_options;
   family_options.write_buffer_size = 16 << 20;
   std::vector<rocksdb::ColumnFamilyDescriptor> families = SpoolFamilies(family_options);
+  Result<OpenEvidence> evidence = CheckBeforeOpen(*impl->env, dir);
+  if (!evidence.ok()) return evidence.status();
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir, families, &impl->handles, &raw);
   if (!s.ok()) {
@@ -298,7 +349,7 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
       return Status::SpoolInUse("spool " + dir + " is in use by another process" +
                                 (owner.empty() ? "" : " (" + owner + ")") + ": it is locked (" + s.ToString() + ")");
     }
-    return FromRocks(s, "open spool " + dir);
+    return OpenFailure(s, "open spool " + dir, *evidence);
   }
   impl->db.reset(raw);
   impl->intents = impl->handles[kIntentsIndex];
@@ -307,6 +358,7 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
   impl->failed = impl->handles[kFailedIndex];
   WriteOwner(dir);
   if (Status loaded = impl->Load(); !loaded.ok()) return loaded;
+  if (Status checked = impl->CheckRecoveryAndKeepHighwater(*evidence); !checked.ok()) return checked;
   impl->log->info("opened spool {}: {} pending, {} registered, next seq {}", dir, impl->pending_count,
                   impl->registered_count, impl->next_seq);
   return std::unique_ptr<Spool>(new Spool(std::move(impl)));
@@ -345,12 +397,15 @@ Result<uint64_t> Spool::Append(Intent intent, std::chrono::milliseconds ttl) {
     if (!s.ok()) {
       --d.pending_count;
       d.pending_bytes -= size;
+    } else {
+      d.acknowledged = std::max(d.acknowledged, seq);
     }
   }
   if (!s.ok()) {
     d.log->error("append to spool {} failed: {}", d.dir, s.ToString());
     return FromRocks(s, "append to spool " + d.dir);
   }
+  d.highwater->Changed();
   return seq;
 }
 
