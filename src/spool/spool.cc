@@ -24,6 +24,7 @@
 #include "spool/spool_directory.h"
 #include "spool/spool_integrity.h"
 #include "spool/spool_schema.h"
+#include "spool/write_recovery.h"
 
 namespace zkspool {
 namespace {
@@ -71,29 +72,10 @@ struct Spool::Impl {
   std::mutex removal_mu;
   uint64_t removed_since_compaction = 0;
 
-  // After a failed write RocksDB refuses every later write until it recovers. From a full disk
-  // it recovers by itself (its SstFileManager retries while watching free space; a Resume() of
-  // ours at the wrong moment was seen to stop that for good), from anything else only through
-  // Resume(), which the next write tries first. Either way a spool writes again once the cause is
-  // gone, without a restart; until then every write reports the first failure.
-  std::mutex write_error_mu;
-  std::optional<rocksdb::Status> write_error;  // set while writes are refused
+  // Every write goes through here: see write_recovery.h.
+  std::unique_ptr<WriteRecovery> writes;
   rocksdb::Status Write(const rocksdb::WriteOptions& write, rocksdb::WriteBatch* batch) {
-    {
-      std::lock_guard lock(write_error_mu);
-      if (write_error && !write_error->IsNoSpace() && !db->Resume().ok()) return *write_error;
-    }
-    rocksdb::Status s = db->Write(write, batch);
-    std::lock_guard lock(write_error_mu);
-    if (!s.ok()) {
-      if (!write_error) write_error = s;
-      return *write_error;
-    }
-    if (write_error) {
-      log->info("spool {}: writes work again after: {}", dir, write_error->ToString());
-      write_error.reset();
-    }
-    return s;
+    return writes->Write(*db, write, batch);
   }
 
   ~Impl() {
@@ -326,6 +308,7 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
   // RocksDB records each log's creation and synced size in the MANIFEST and fails Open when one
   // it still needs is missing or shorter.
   db_options.track_and_verify_wals_in_manifest = true;
+  db_options.listeners.push_back(WriteRecovery::ManualRecovery());
   // The sync leader inserts its whole write group into the memtable itself instead of waking
   // every writer to insert its own record: on a 2-core machine the wake-ups cost more than the
   // inserts (+27-30% appends/s at 16 writers, bench/spool_bench.cc).
@@ -352,6 +335,7 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
     return OpenFailure(s, "open spool " + dir, *evidence);
   }
   impl->db.reset(raw);
+  impl->writes = std::make_unique<WriteRecovery>(dir, impl->log);
   impl->intents = impl->handles[kIntentsIndex];
   impl->registered = impl->handles[kRegisteredIndex];
   impl->meta = impl->handles[kMetaIndex];
