@@ -142,6 +142,13 @@ class Registrar {
   // Spools "make `path` not exist". Errors: as Register.
   Result<uint64_t> Deregister(const std::string& path, std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
 
+  // Spools many registers and deregisters at once: each entry is an intent as Register (op kPut,
+  // with path, data, mode, node_ttl_ms) or Deregister (op kDelete, with path) would spool it,
+  // with its ttl (zero: the default_ttl); the ACL is the registrar's. Spool::AppendBatch stores
+  // them all or none, with one fsync, and returns their tickets in order.
+  // Errors: those of Spool::AppendBatch; kInvalidArgument after Close.
+  Result<std::vector<uint64_t>> Submit(std::vector<BatchEntry> entries);
+
   // Waits until the intent `ticket` is resolved, or `timeout` passes.
   // Errors: kNotFound for a ticket this spool never issued or whose outcome is no longer known
   // (it was resolved before this Registrar was opened); kTimedOut when `timeout` passes first.

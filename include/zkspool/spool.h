@@ -98,6 +98,12 @@ struct SessionInfo {
   bool operator==(const SessionInfo&) const = default;
 };
 
+// One intent of Spool::AppendBatch, and how long it may wait in the spool (Append's `ttl`).
+struct BatchEntry {
+  Intent intent;
+  std::chrono::milliseconds ttl{0};
+};
+
 struct FailedIntent {
   SpooledIntent record;
   std::string reason;
@@ -150,6 +156,18 @@ class Spool {
   //   kIOError          the write failed (disk full, I/O error); with RocksDB the intent may
   //                     still surface later if the write reached the log before the failure
   Result<uint64_t> Append(Intent intent, std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
+
+  // Appends every entry as Append would, as one unit: all or nothing. The entries are validated
+  // and the pending limits checked for the whole batch first; they are then stored in one atomic
+  // RocksDB write (with kSync, one fsync for all of them) and get consecutive sequence numbers
+  // in their order, returned in that order. For many changes at once (a registrations file),
+  // where an fsync each would take minutes. The batch is held in memory while it is written, so
+  // its size is bounded by the caller (and by max_pending_bytes). An empty batch does nothing.
+  // Errors (nothing is stored, no sequence number is used):
+  //   kInvalidArgument  an entry breaks a rule; the message starts "entry <index>: "
+  //   kSpoolFull        the whole batch would pass max_pending_intents or max_pending_bytes
+  //   kIOError          as Append
+  Result<std::vector<uint64_t>> AppendBatch(std::vector<BatchEntry> entries);
 
   // Up to `max_count` pending intents with seq >= from_seq, in sequence order. Memory is bounded
   // by max_count; removed intents below the first pending one are skipped without a scan. Stops

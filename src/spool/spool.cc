@@ -101,6 +101,7 @@ struct Spool::Impl {
   }
 
   Status Load();
+  Result<uint64_t> AppendEntries(std::span<BatchEntry> entries, bool batch);
   struct Removal {
     uint64_t count = 0;
     uint64_t bytes = 0;
@@ -348,49 +349,80 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
   return std::unique_ptr<Spool>(new Spool(std::move(impl)));
 }
 
-Result<uint64_t> Spool::Append(Intent intent, std::chrono::milliseconds ttl) {
-  Impl& d = *impl_;
-  if (Status s = ValidateIntent(intent, ttl, d.options.max_data_bytes); !s.ok()) return s;
-  intent.enqueued_at_ms = d.Now();
-  intent.expires_at_ms = ttl.count() > 0 ? intent.enqueued_at_ms + ttl.count() : 0;
-  const uint64_t size = EncodedRecordSize(intent);
-  uint64_t seq;
-  {
-    std::lock_guard lock(d.mu);
-    if (d.pending_count + 1 > d.options.max_pending_intents) {
-      return Status::SpoolFull("spool " + d.dir + " holds " + std::to_string(d.pending_count) +
-                               " pending intents, the limit (max_pending_intents)");
+// What Append and AppendBatch share: validate and stamp every entry, reserve room and
+// consecutive sequence numbers for all of them under one lock, write them in one batch. Returns
+// the first sequence number. `batch` names entries by index in errors.
+Result<uint64_t> Spool::Impl::AppendEntries(std::span<BatchEntry> entries, bool batch) {
+  const int64_t now = Now();
+  uint64_t size = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    Intent& intent = entries[i].intent;
+    const std::chrono::milliseconds ttl = entries[i].ttl;
+    if (Status s = ValidateIntent(intent, ttl, options.max_data_bytes); !s.ok()) {
+      return batch ? Status::InvalidArgument("entry " + std::to_string(i) + ": " + s.message()) : s;
     }
-    if (d.pending_bytes + size > d.options.max_pending_bytes) {
-      return Status::SpoolFull("spool " + d.dir + " holds " + std::to_string(d.pending_bytes) +
+    intent.enqueued_at_ms = now;
+    intent.expires_at_ms = ttl.count() > 0 ? now + ttl.count() : 0;
+    size += EncodedRecordSize(intent);
+  }
+  const uint64_t count = entries.size();
+  const std::string what = batch ? "; the batch's " + std::to_string(count) + " intents" : "";
+  uint64_t first;
+  {
+    std::lock_guard lock(mu);
+    if (pending_count + count > options.max_pending_intents) {
+      return Status::SpoolFull("spool " + dir + " holds " + std::to_string(pending_count) + " pending intents" +
+                               (batch ? what + " would pass the limit (max_pending_intents " +
+                                            std::to_string(options.max_pending_intents) + ")"
+                                      : ", the limit (max_pending_intents)"));
+    }
+    if (pending_bytes + size > options.max_pending_bytes) {
+      return Status::SpoolFull("spool " + dir + " holds " + std::to_string(pending_bytes) +
                                " bytes of pending intents; " + std::to_string(size) +
                                " more would pass the limit (max_pending_bytes " +
-                               std::to_string(d.options.max_pending_bytes) + ")");
+                               std::to_string(options.max_pending_bytes) + ")");
     }
-    seq = d.next_seq++;
-    ++d.pending_count;
-    d.pending_bytes += size;
-    d.in_flight.insert(seq);
+    first = next_seq;
+    next_seq += count;
+    pending_count += count;
+    pending_bytes += size;
+    in_flight.insert(first);  // the batch lands whole: its first number stands for all of them
   }
-  rocksdb::WriteBatch batch;
-  batch.Put(d.intents, SequenceKey(seq), EncodeRecord({seq, std::move(intent)}));
-  rocksdb::Status s = d.Write(d.write_options, &batch);
+  rocksdb::WriteBatch write;
+  for (uint64_t i = 0; i < count; ++i) {
+    write.Put(intents, SequenceKey(first + i), EncodeRecord({first + i, std::move(entries[i].intent)}));
+  }
+  rocksdb::Status s = Write(write_options, &write);
   {
-    std::lock_guard lock(d.mu);
-    d.in_flight.erase(seq);
+    std::lock_guard lock(mu);
+    in_flight.erase(first);
     if (!s.ok()) {
-      --d.pending_count;
-      d.pending_bytes -= size;
+      pending_count -= count;
+      pending_bytes -= size;
     } else {
-      d.acknowledged = std::max(d.acknowledged, seq);
+      acknowledged = std::max(acknowledged, first + count - 1);
     }
   }
   if (!s.ok()) {
-    d.log->error("append to spool {} failed: {}", d.dir, s.ToString());
-    return FromRocks(s, "append to spool " + d.dir);
+    log->error("append to spool {} failed: {}", dir, s.ToString());
+    return FromRocks(s, "append to spool " + dir);
   }
-  d.highwater->Changed();
-  return seq;
+  highwater->Changed();
+  return first;
+}
+
+Result<uint64_t> Spool::Append(Intent intent, std::chrono::milliseconds ttl) {
+  BatchEntry entry{std::move(intent), ttl};
+  return impl_->AppendEntries(std::span<BatchEntry>(&entry, 1), /*batch=*/false);
+}
+
+Result<std::vector<uint64_t>> Spool::AppendBatch(std::vector<BatchEntry> entries) {
+  if (entries.empty()) return std::vector<uint64_t>();
+  Result<uint64_t> first = impl_->AppendEntries(entries, /*batch=*/true);
+  if (!first.ok()) return first.status();
+  std::vector<uint64_t> seqs(entries.size());
+  for (size_t i = 0; i < seqs.size(); ++i) seqs[i] = *first + i;
+  return seqs;
 }
 
 Result<std::vector<SpooledIntent>> Spool::ReadPending(uint64_t from_seq, size_t max_count) const {
