@@ -2,6 +2,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 
 namespace zkspool {
 namespace {
@@ -17,6 +18,8 @@ class SpdlogRocksLogger : public rocksdb::Logger {
     if (level < GetInfoLogLevel() || level == rocksdb::InfoLogLevel::HEADER_LEVEL) return;
     char line[1024];
     std::vsnprintf(line, sizeof line, format, ap);
+    // Said for every table file when all of them are verified at open; no news.
+    if (std::strstr(line, "opened without unique ID to verify") != nullptr) return;
     log_->log(Level(level), "rocksdb: {}", line);
   }
 
