@@ -14,8 +14,10 @@
 #include <thread>
 
 #include "event_output.h"
+#include "line_reader.h"
 #include "protocol.h"
 #include "registrations_file.h"
+#include "signal_watcher.h"
 #include "zkspool/metrics.h"
 
 namespace zkspool::agent {
@@ -30,33 +32,41 @@ int ExitCodeFor(const Status& status) {
   }
 }
 
-// A sync that failed part way: what was spooled stays spooled (it is valid and durable), and the
-// message says how far it got.
-Status PartialSync(const Status& cause, size_t spooled, const SyncPlan& plan) {
-  if (spooled == 0) return cause;
-  std::string message = fmt::format("{} (after {} of {} changes were spooled; those stay and are applied)",
-                                    cause.message(), spooled, plan.puts.size() + plan.deletes.size());
-  switch (cause.code()) {
-    case StatusCode::kSpoolFull: return Status::SpoolFull(message);
-    case StatusCode::kInvalidArgument: return Status::InvalidArgument(message);
-    case StatusCode::kCorruption: return Status::Corruption(message);
-    default: return Status::IOError(message);
+// A stop asked for during start-up or a reload is honoured within this; after it the watcher
+// ends the process itself (signal_watcher.h).
+constexpr std::chrono::milliseconds kStopGrace{1500};
+
+// Requests act on the Registrar.
+class RegistrarTarget : public RequestTarget {
+ public:
+  explicit RegistrarTarget(Registrar& registrar) : registrar_(registrar) {}
+  Result<uint64_t> Register(const Registration& r) override { return SpoolPut(registrar_, r); }
+  Result<uint64_t> Deregister(const std::string& path, std::chrono::milliseconds ttl) override {
+    return registrar_.Deregister(path, ttl);
   }
-}
+  RegistrarStats Stats() override { return registrar_.Stats(); }
+
+ private:
+  Registrar& registrar_;
+};
 
 class Agent {
  public:
-  explicit Agent(AgentOptions options) : options_(std::move(options)), output_(STDOUT_FILENO) {}
+  Agent(AgentOptions options, SignalWatcher& signals)
+      : options_(std::move(options)), signals_(signals), output_(STDOUT_FILENO) {}
 
   int Run();
 
  private:
-  void HandleLine(const std::string& line);
+  void HandleLine(std::string_view line);
   void ReadRequests();
   Status SyncRegistrationsFile();
   void WriteMetrics();
+  // An orderly stop before "ready": ends the session if one was started.
+  int StopDuringStartup();
 
   AgentOptions options_;
+  SignalWatcher& signals_;
   std::shared_ptr<spdlog::logger> log_;
   EventOutput output_;
   // Serializes spooling (stdin requests, registrations-file syncs), so that "spooled" replies
@@ -67,31 +77,18 @@ class Agent {
   int wake_pipe_[2] = {-1, -1};  // wakes the stdin reader for shutdown
 };
 
-void Agent::HandleLine(const std::string& line) {
-  if (line.find_first_not_of(" \t\r") == std::string::npos) return;
-  nlohmann::json id;
-  Result<Request> request = ParseRequest(line, id);
-  if (!request.ok()) {
-    output_.Reply(ErrorEvent(id, request.status()));
-    return;
-  }
-  if (request->kind == Request::Kind::kStats) {
-    output_.Reply(StatsEvent(request->id, registrar_->Stats()));
-    return;
-  }
-  const Registration& r = request->registration;
+void Agent::HandleLine(std::string_view line) {
+  if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
+  RegistrarTarget target(*registrar_);
   std::lock_guard lock(spool_mu_);
-  Result<uint64_t> seq = request->kind == Request::Kind::kDeregister ? registrar_->Deregister(r.path, r.ttl)
-                                                                     : SpoolPut(*registrar_, r);
-  if (seq.ok()) {
-    output_.Reply(SpooledEvent(request->id, *seq, r.path), *seq);
-  } else {
-    output_.Reply(ErrorEvent(request->id, seq.status()));
-  }
+  Reply reply = HandleRequest(line, target);
+  output_.Reply(std::move(reply.line), reply.acknowledges);
 }
 
 void Agent::ReadRequests() {
-  std::string buffer;
+  LineReader lines(kMaxRequestLineBytes);
+  auto on_line = [this](std::string_view line) { HandleLine(line); };
+  auto on_too_long = [this] { output_.Reply(LineTooLongEvent()); };
   char chunk[64 * 1024];
   for (;;) {
     output_.WaitForRoom();
@@ -106,15 +103,10 @@ void Agent::ReadRequests() {
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) {
       // stdin closed (or /dev/null under systemd): keep running on the registrations file.
-      if (!buffer.empty()) HandleLine(buffer);
+      lines.Finish(on_line);
       return;
     }
-    buffer.append(chunk, static_cast<size_t>(n));
-    size_t start = 0;
-    for (size_t nl; (nl = buffer.find('\n', start)) != std::string::npos; start = nl + 1) {
-      HandleLine(buffer.substr(start, nl - start));
-    }
-    buffer.erase(0, start);
+    lines.Feed(std::string_view(chunk, static_cast<size_t>(n)), on_line, on_too_long);
   }
 }
 
@@ -126,20 +118,22 @@ Status Agent::SyncRegistrationsFile() {
   Result<std::vector<SpooledIntent>> desired = registrar_->Desired();
   if (!desired.ok()) return desired.status();
   SyncPlan plan = PlanSync(*wanted, *desired);
-  size_t spooled = 0;
+  std::vector<BatchEntry> changes;
+  std::vector<std::string> paths;
   for (const Registration& r : plan.puts) {
-    Result<uint64_t> seq = SpoolPut(*registrar_, r);
-    if (!seq.ok()) return PartialSync(seq.status(), spooled, plan);
-    output_.Reply(SpooledEvent(nullptr, *seq, r.path), *seq);
-    ++spooled;
+    changes.push_back(PutEntry(r));
+    paths.push_back(r.path);
   }
   for (const std::string& path : plan.deletes) {
     // The file says the node must go: that must not lapse while ZooKeeper is away.
-    Result<uint64_t> seq = registrar_->Deregister(path, kMaxSpoolTtl);
-    if (!seq.ok()) return PartialSync(seq.status(), spooled, plan);
-    output_.Reply(SpooledEvent(nullptr, *seq, path), *seq);
-    ++spooled;
+    changes.push_back(DeleteEntry(path, kMaxSpoolTtl));
+    paths.push_back(path);
   }
+  if (signals_.stop_requested()) return Status::InvalidArgument("not applied: the agent is stopping");
+  // All or nothing, one fsync: a file of 20,000 entries took a minute one fsync at a time.
+  Result<std::vector<uint64_t>> seqs = registrar_->Submit(std::move(changes));
+  if (!seqs.ok()) return seqs.status();
+  for (size_t i = 0; i < seqs->size(); ++i) output_.Reply(SpooledEvent(nullptr, (*seqs)[i], paths[i]), (*seqs)[i]);
   output_.Reply(SyncedEvent(file, wanted->size(), plan.puts.size(), plan.deletes.size()));
   log_->info("registrations file {}: {} entries, {} to register, {} to deregister", file, wanted->size(),
              plan.puts.size(), plan.deletes.size());
@@ -151,6 +145,15 @@ void Agent::WriteMetrics() {
   if (!s.ok()) log_->warn("metrics: {}", s.message());
 }
 
+int Agent::StopDuringStartup() {
+  signals_.Closing();
+  log_->info("stopped during start-up");
+  if (registrar_) registrar_->Close(Registrar::CloseMode::kEndSession).ok();
+  output_.Reply(ClosedEvent());
+  output_.Flush(std::chrono::seconds(1));
+  return kExitOk;
+}
+
 int Agent::Run() {
   log_ = options_.registrar.spool.logger ? options_.registrar.spool.logger : spdlog::default_logger();
   options_.registrar.on_event = [this](const RegistrarEvent& event) {
@@ -159,24 +162,32 @@ int Agent::Run() {
 
   // Validate the file before touching the spool: a bad file at start changes nothing.
   if (!options_.registrations_file.empty()) {
+    signals_.Doing("reading the registrations file");
     Result<std::vector<Registration>> check =
         LoadRegistrationsFile(options_.registrations_file, options_.registrar.spool.max_data_bytes);
+    if (signals_.stop_requested()) return StopDuringStartup();
     if (!check.ok()) {
       log_->error("{}", check.status().message());
       return kExitUsage;
     }
   }
+  signals_.Doing("opening the spool");
   Result<std::unique_ptr<Registrar>> opened = Registrar::Open(options_.registrar);
   if (!opened.ok()) {
     log_->error("cannot open the registrar: {}", opened.status().ToString());
     return ExitCodeFor(opened.status());
   }
   registrar_ = std::move(opened).value();
+  if (signals_.stop_requested()) return StopDuringStartup();
   output_.SetFirstOwnSequence(registrar_->Stats().spool.next_sequence);
   if (!options_.registrations_file.empty()) {
-    if (Status s = SyncRegistrationsFile(); !s.ok()) {
+    signals_.Doing("applying the registrations file");
+    Status s = SyncRegistrationsFile();
+    if (signals_.stop_requested()) return StopDuringStartup();
+    if (!s.ok()) {
       log_->error("{}", s.message());
       // Exit without ending the session, so that a quick restart keeps the ephemeral nodes.
+      signals_.Closing();
       registrar_->Close(Registrar::CloseMode::kKeepSession).ok();
       return ExitCodeFor(s);
     }
@@ -189,30 +200,26 @@ int Agent::Run() {
   }
   std::thread reader([this] { ReadRequests(); });
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
   const bool metrics = !options_.metrics_textfile.empty();
   for (;;) {
+    signals_.Doing("serving");
     if (metrics) WriteMetrics();
-    auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        metrics ? options_.metrics_interval : std::chrono::milliseconds(60'000));
-    timespec timeout{static_cast<time_t>(wait.count() / 1'000'000'000), static_cast<long>(wait.count() % 1'000'000'000)};
-    int signal = ::sigtimedwait(&signals, nullptr, &timeout);
-    if (signal == SIGHUP) {
-      if (options_.registrations_file.empty()) {
-        log_->info("SIGHUP: no registrations file to reload");
-      } else if (Status s = SyncRegistrationsFile(); !s.ok()) {
-        log_->error("registrations file not applied: {}", s.message());
-        output_.Reply(ErrorEvent(nullptr, s));
-      }
-    } else if (signal == SIGTERM || signal == SIGINT) {
-      log_->info("{}: closing", signal == SIGTERM ? "SIGTERM" : "SIGINT");
-      break;
+    SignalWatcher::Event event =
+        signals_.Wait(metrics ? options_.metrics_interval : std::chrono::milliseconds(60'000));
+    if (event == SignalWatcher::Event::kStop) break;
+    if (event != SignalWatcher::Event::kReload) continue;
+    if (options_.registrations_file.empty()) {
+      log_->info("SIGHUP: no registrations file to reload");
+      continue;
+    }
+    signals_.Doing("reloading the registrations file");
+    if (Status s = SyncRegistrationsFile(); !s.ok() && !signals_.stop_requested()) {
+      log_->error("registrations file not applied: {}", s.message());
+      output_.Reply(ErrorEvent(nullptr, s));
     }
   }
+  signals_.Closing();
+  log_->info("closing");
   // A stdout reader that stopped reading must not keep us from exiting.
   output_.Abandon();
   char byte = 1;
@@ -229,14 +236,11 @@ int Agent::Run() {
 }  // namespace
 
 int RunAgent(AgentOptions options) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before any thread exists: the signals are blocked in every thread and wait for the watcher.
+  auto log = options.registrar.spool.logger ? options.registrar.spool.logger : spdlog::default_logger();
+  SignalWatcher signals(log, kStopGrace, kExitOk);
   ::signal(SIGPIPE, SIG_IGN);  // a vanished stdout reader shows as EPIPE, handled by EventOutput
-  Agent agent(std::move(options));
+  Agent agent(std::move(options), signals);
   return agent.Run();
 }
 

@@ -5,10 +5,10 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
-#include <fstream>
 #include <string>
 
 #include "agent.h"
+#include "regular_file.h"
 
 int main(int argc, char** argv) {
   using namespace zkspool;
@@ -37,12 +37,8 @@ int main(int argc, char** argv) {
   app.add_option("--durability", durability, "sync: fsync every intent; buffered: survive only a crash of the agent")
       ->capture_default_str()->check(CLI::IsMember({"sync", "buffered"}));
   app.add_option("--auth", auth, "Digest credentials: digest:USER:PASS (visible in ps; prefer --auth-file)");
-  app.add_option("--auth-file", auth, "File holding digest:USER:PASS")
-      ->check(CLI::ExistingFile)
-      ->each([&auth](const std::string& file) {
-        std::ifstream in(file);
-        std::getline(in, auth);
-      });
+  std::string auth_file;
+  app.add_option("--auth-file", auth_file, "File holding digest:USER:PASS");
   app.add_option("--acl", acl,
                  "ACL of created nodes: open; creator-all or creator-all-world-read (need --auth)")
       ->capture_default_str()->check(CLI::IsMember({"open", "creator-all", "creator-all-world-read"}));
@@ -72,6 +68,15 @@ int main(int argc, char** argv) {
   options.registrar.session_timeout = std::chrono::milliseconds(session_timeout_ms);
   options.registrar.default_ttl = std::chrono::milliseconds(default_ttl_ms);
   options.metrics_interval = std::chrono::milliseconds(metrics_interval_ms);
+  if (!auth_file.empty()) {
+    // Read like the registrations file: a FIFO or /dev/zero here must not hang or exhaust us.
+    Result<std::string> text = agent::ReadRegularFile(auth_file, 4096, "--auth-file " + auth_file);
+    if (!text.ok()) {
+      log->error("{}", text.status().message());
+      return agent::kExitUsage;
+    }
+    auth = text->substr(0, text->find('\n'));
+  }
   if (!auth.empty()) {
     constexpr std::string_view kScheme = "digest:";
     if (!auth.starts_with(kScheme) || auth.find(':', kScheme.size()) == std::string::npos) {
