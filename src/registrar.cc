@@ -81,7 +81,7 @@ Registrar::Registrar(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Registrar::~Registrar() { Close().ok(); }
 
 Result<std::unique_ptr<Registrar>> Registrar::Open(RegistrarOptions options) {
-  if (options.hosts.empty()) return Status::InvalidArgument("hosts is empty: give a ZooKeeper connect string");
+  if (Status s = ValidateConnectString(options.hosts); !s.ok()) return s;
   if (!options.digest_auth.empty() && options.digest_auth.find(':') == std::string::npos) {
     return Status::InvalidArgument("digest_auth must be \"user:password\"");
   }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "zkspool/intent.h"
@@ -110,13 +111,21 @@ struct RegistrarStats {
   LatencyHistogram apply_latency;
 };
 
+// Checks a ZooKeeper connect string, "host:port[,host:port...][/chroot]" (hosts may be names or
+// addresses, IPv6 ones in brackets), as Registrar::Open does before using it. Host names are not
+// resolved here: one that does not resolve yet (DNS not up at boot) is retried by the Registrar.
+// Returns kInvalidArgument naming the problem (an empty server, a missing port, a port outside
+// 1-65535, a bad chroot), or OK. Thread-safe.
+Status ValidateConnectString(std::string_view connect);
+
 // Thread-safety: every member function may be called from any thread, concurrently.
 class Registrar {
  public:
   // Opens the spool, starts the reconciler thread and the ZooKeeper session (resuming the saved
   // one if there is one, so a restart within the session timeout keeps our ephemeral nodes).
   // Returns at once, also when no server is reachable.
-  // Errors: those of Spool::Open; kInvalidArgument for empty hosts or a malformed digest_auth.
+  // Errors: those of Spool::Open; kInvalidArgument for a bad connect string (see
+  // ValidateConnectString) or a malformed digest_auth.
   static Result<std::unique_ptr<Registrar>> Open(RegistrarOptions options);
 
   // Close(kEndSession) if not closed yet.
