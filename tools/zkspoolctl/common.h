@@ -85,5 +85,6 @@ void AddVerify(CLI::App& app, Command& run);
 void AddExpire(CLI::App& app, Command& run);
 void AddPurge(CLI::App& app, Command& run);
 void AddDiff(CLI::App& app, Command& run);
+void AddSalvage(CLI::App& app, Command& run);
 
 }  // namespace zkspoolctl

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   AddExpire(app, run);
   AddPurge(app, run);
   AddDiff(app, run);
+  AddSalvage(app, run);
   // CLI11 would call an unknown command "a subcommand is required".
   if (argc > 1 && argv[1][0] != '-') {
     std::string names;
