@@ -15,8 +15,10 @@ namespace {
 constexpr std::string_view kHeader = "zkspool highwater 1\n";
 
 std::string Body(const Highwater& mark) {
-  return fmt::format("{}acknowledged {}\nmanifest {} {}\n", kHeader, mark.acknowledged, mark.manifest_number,
-                     mark.manifest_size);
+  std::string tables;
+  for (uint64_t table : mark.tables) tables += " " + std::to_string(table);
+  return fmt::format("{}acknowledged {}\nmanifest {} {}\ntables{}\n", kHeader, mark.acknowledged,
+                     mark.manifest_number, mark.manifest_size, tables);
 }
 
 bool ParseU64(std::string_view text, uint64_t& out) {
@@ -37,6 +39,14 @@ std::optional<Highwater> Parse(std::string_view text) {
   if (!(lines >> key >> a >> b) || key != "manifest" || !ParseU64(a, mark.manifest_number) ||
       !ParseU64(b, mark.manifest_size)) {
     return std::nullopt;
+  }
+  std::string tables;
+  if (!(lines >> key) || key != "tables" || !std::getline(lines, tables)) return std::nullopt;
+  std::istringstream numbers(tables);
+  for (std::string n; numbers >> n;) {
+    uint64_t table = 0;
+    if (!ParseU64(n, table)) return std::nullopt;
+    mark.tables.push_back(table);
   }
   return mark;
 }

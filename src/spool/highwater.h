@@ -6,6 +6,7 @@
 //   zkspool highwater 1
 //   acknowledged 1234        every intent up to this sequence number was durably acknowledged
 //   manifest 5 20480         RocksDB's MANIFEST-000005 had 20480 bytes synced
+//   tables 12 17             the live table files then (000012.sst, 000017.sst)
 //   crc32c 1a2b3c4d          of the lines above
 //
 // It is rewritten (temporary file, fsync, rename, directory fsync) after Open, at most every
@@ -24,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "zkspool/status.h"
 
@@ -43,6 +45,9 @@ struct Highwater {
   uint64_t acknowledged = 0;     // every intent up to it is pending, failed or removed
   uint64_t manifest_number = 0;  // the MANIFEST RocksDB wrote to ...
   uint64_t manifest_size = 0;    // ... and how many of its bytes were synced
+  // The live table files: a reader (RocksDB secondary instance) silently leaves out a table it
+  // cannot load and reads its family as emptier; one of these still on disk must load.
+  std::vector<uint64_t> tables;
 
   bool operator==(const Highwater&) const = default;
 };

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <rocksdb/file_system.h>
+#include <rocksdb/metadata.h>
+#include <rocksdb/sst_file_reader.h>
 
 #include <algorithm>
 #include <charconv>
@@ -184,6 +186,28 @@ Status CheckRecovered(rocksdb::Env& env, const std::string& dir, const OpenEvide
                                    : fmt::format("write-ahead log {}", fmt::join(logs, ", "))));
 }
 
+std::string TableName(uint64_t number) { return fmt::format("{:06}.sst", number); }
+
+Status CheckTableFiles(rocksdb::DB& db, const std::string& dir, const std::optional<Highwater>& mark, bool every_block) {
+  std::vector<rocksdb::LiveFileMetaData> live;
+  db.GetLiveFilesMetaData(&live);
+  std::set<std::string> paths;
+  for (const rocksdb::LiveFileMetaData& table : live) paths.insert(table.directory + "/" + table.relative_filename);
+  if (mark) {
+    for (uint64_t number : mark->tables) paths.insert(dir + "/" + TableName(number));
+  }
+  rocksdb::Options options;
+  options.env = db.GetEnv();
+  for (const std::string& path : paths) {
+    rocksdb::SstFileReader reader(options);
+    rocksdb::Status s = reader.Open(path);
+    if (s.ok() && every_block) s = reader.VerifyChecksum();
+    if (s.ok() || s.IsPathNotFound() || !db.GetEnv()->FileExists(path).ok()) continue;
+    return Status::Corruption("table file " + path + " is damaged: " + s.ToString());
+  }
+  return Status::Ok();
+}
+
 Result<Highwater> CurrentHighwater(rocksdb::DB& db, uint64_t acknowledged) {
   std::vector<std::string> files;
   Highwater mark;
@@ -194,7 +218,9 @@ Result<Highwater> CurrentHighwater(rocksdb::DB& db, uint64_t acknowledged) {
     std::string_view name = file;
     if (name.starts_with("/")) name.remove_prefix(1);
     if (std::optional<uint64_t> n = FileNumber(name, "MANIFEST-", "")) mark.manifest_number = *n;
+    if (std::optional<uint64_t> n = FileNumber(name, "", ".sst")) mark.tables.push_back(*n);
   }
+  std::sort(mark.tables.begin(), mark.tables.end());
   return mark;
 }
 

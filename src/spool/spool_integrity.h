@@ -50,6 +50,14 @@ Result<uint64_t> RecoveredSequence(rocksdb::DB& db, rocksdb::ColumnFamilyHandle*
 // Errors: kCorruption naming the write-ahead logs.
 Status CheckRecovered(rocksdb::Env& env, const std::string& dir, const OpenEvidence& evidence, uint64_t recovered);
 
+// Opens every live table file of `db` on its own (footer, index, properties), and those that
+// `mark` recorded as live and are still on disk; with `every_block` it also reads and checks
+// every block. A secondary instance (SpoolReader) that cannot load a table silently falls back
+// to an older version of its family: a damaged table of the meta family read as "no format
+// version, no session". A file the live owner removed meanwhile is skipped.
+// Errors: kCorruption naming the file.
+Status CheckTableFiles(rocksdb::DB& db, const std::string& dir, const std::optional<Highwater>& mark, bool every_block);
+
 // The evidence as of now for an open database: `acknowledged` and RocksDB's MANIFEST with its
 // synced size. Errors: kIOError.
 Result<Highwater> CurrentHighwater(rocksdb::DB& db, uint64_t acknowledged);

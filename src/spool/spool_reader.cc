@@ -55,6 +55,7 @@ std::string SequenceKeyText(std::string_view key) {
 struct SpoolReader::Impl {
   std::string dir;
   std::string secondary_dir;  // our private bookkeeping; removed in the destructor
+  std::optional<Highwater> mark;  // HIGHWATER as read at Open
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::ColumnFamilyHandle* intents = nullptr;
@@ -126,6 +127,7 @@ Result<std::unique_ptr<SpoolReader>> SpoolReader::Open(const std::string& dir) {
   // Exactly the spool's families (checked here) or nothing.
   Result<OpenEvidence> evidence = CheckBeforeOpen(*rocksdb::Env::Default(), dir);
   if (!evidence.ok()) return evidence.status();
+  impl->mark = evidence->mark;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::OpenAsSecondary(options, dir, impl->secondary_dir,
                                                    SpoolFamilies(rocksdb::ColumnFamilyOptions()), &impl->handles, &raw);
@@ -135,6 +137,7 @@ Result<std::unique_ptr<SpoolReader>> SpoolReader::Open(const std::string& dir) {
   impl->registered = impl->handles[kRegisteredIndex];
   impl->meta = impl->handles[kMetaIndex];
   impl->failed = impl->handles[kFailedIndex];
+  if (Status st = CheckTableFiles(*impl->db, dir, evidence->mark, /*every_block=*/false); !st.ok()) return st;
   std::string value;
   bool found;
   if (Status st = impl->GetMeta(kMetaFormatVersion, value, found); !st.ok()) return st;
@@ -336,11 +339,9 @@ Result<VerifyReport> SpoolReader::Verify(const std::function<void(const VerifyPr
   }
   // Every table block, also those of keys no family scan reached (behind a damaged block). A
   // live owner may compact a file away meanwhile; its records were read by the scans above.
-  if (rocksdb::Status s = d.db->VerifyChecksum(); s.IsCorruption()) {
+  if (Status s = CheckTableFiles(*d.db, d.dir, d.mark, /*every_block=*/true); !s.ok()) {
     ++report.problems;
-    on_problem({"files", "", s.ToString()});
-  } else if (!s.ok() && !s.IsPathNotFound() && s.ToString().find("No such file") == std::string::npos) {
-    return FromRocks(s, "verify the table files of spool " + d.dir);
+    on_problem({"files", "", s.message()});
   }
   return report;
 }
