@@ -100,10 +100,12 @@ TEST_F(HostileSpoolTest, TornTailOfAWriteNeverAcknowledgedIsTolerated) {
   EXPECT_EQ(pending, static_cast<uint64_t>(kIntents));
 }
 
-TEST_F(HostileSpoolTest, Defect2_ManifestCutInHalfFailsOpen) {
+TEST_F(HostileSpoolTest, Defect2_ManifestThatLostItsLastRecordsFailsOpen) {
   testing::MakeSpoolWithAGrownManifest(spool_);
   const std::string manifest = testing::CurrentManifest(spool_);
-  testing::Truncate(manifest, testing::FileSize(manifest) / 2);
+  // Two thirds: its first snapshot survives, the edits after it (the tables that hold the
+  // failed set and the session) are lost.
+  testing::Truncate(manifest, testing::FileSize(manifest) * 2 / 3);
   uint64_t pending = 0;
   Status open = OpenStatus(&pending);
   EXPECT_EQ(open.code(), StatusCode::kCorruption) << open.ToString();
