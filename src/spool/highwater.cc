@@ -5,6 +5,7 @@
 #include <spdlog/logger.h>
 
 #include <charconv>
+#include <iterator>
 #include <sstream>
 
 #include "spool/crc32c.h"
@@ -16,7 +17,7 @@ constexpr std::string_view kHeader = "zkspool highwater 1\n";
 
 std::string Body(const Highwater& mark) {
   std::string tables;
-  for (uint64_t table : mark.tables) tables += " " + std::to_string(table);
+  for (uint64_t table : mark.tables) fmt::format_to(std::back_inserter(tables), " {}", table);
   return fmt::format("{}acknowledged {}\nmanifest {} {}\ntables{}\n", kHeader, mark.acknowledged,
                      mark.manifest_number, mark.manifest_size, tables);
 }
