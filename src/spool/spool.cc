@@ -15,8 +15,8 @@
 #include <set>
 
 #include "log.h"
-#include "spool/meta_codec.h"
 #include "spool/highwater.h"
+#include "spool/meta_codec.h"
 #include "spool/private_file_system.h"
 #include "spool/record_codec.h"
 #include "spool/rocks_logger.h"
