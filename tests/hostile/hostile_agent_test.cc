@@ -72,6 +72,13 @@ class HostileAgentTest : public ::testing::Test {
     EXPECT_NE(agent.StderrTail().find(says), std::string::npos) << "should say \"" << says << "\": " << agent.StderrTail();
   }
   void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::trunc) << text; }
+  // Waits for the agent to exit while reading what it writes, as a supervisor's journal would
+  // (a reader that stops reading holds an exit up by design: see EventOutput::Abandon).
+  static std::optional<int> WaitExitReading(AgentProcess& agent, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (agent.Running() && std::chrono::steady_clock::now() < deadline) agent.NextEvent(20ms);
+    return agent.WaitExit(0ms);
+  }
 
   testing::TempDir dir_;
   const std::string spool_ = dir_.Sub("spool");
@@ -175,9 +182,13 @@ TEST_F(HostileAgentTest, Defect7_SigtermDuringStartUpStopsWithinTwoSeconds) {
   const std::string file = dir_.Sub("reg.json");
   WriteFile(file, RegistrationsJson(20'000, "start"));
   auto agent = Start({"--registrations", file});
-  std::this_thread::sleep_for(100ms);  // somewhere in start-up: opening, reading, spooling
+  // The marker appears once the file was read and the spool is being opened: start-up is under way
+  // (and the agent's signal thread runs).
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!fs::exists(spool_ + "/ZKSPOOL") && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(fs::exists(spool_ + "/ZKSPOOL")) << agent->StderrTail();
   agent->Signal(SIGTERM);
-  std::optional<int> exit = agent->WaitExit(2s);
+  std::optional<int> exit = WaitExitReading(*agent, 2s);
   ASSERT_TRUE(exit.has_value()) << "SIGTERM during start-up not honoured within 2 s: " << agent->StderrTail();
   EXPECT_EQ(*exit, 0) << agent->StderrTail();
 }
@@ -188,9 +199,9 @@ TEST_F(HostileAgentTest, Defect7_SigtermDuringAReloadStopsWithinTwoSeconds) {
   auto agent = StartReady({"--registrations", file});
   WriteFile(file, RegistrationsJson(20'000, "second"));
   agent->Signal(SIGHUP);
-  std::this_thread::sleep_for(50ms);
+  std::this_thread::sleep_for(50ms);  // into the reload, or past it: either way it must stop
   agent->Signal(SIGTERM);
-  std::optional<int> exit = agent->WaitExit(2s);
+  std::optional<int> exit = WaitExitReading(*agent, 2s);
   ASSERT_TRUE(exit.has_value()) << "SIGTERM during a reload not honoured within 2 s: " << agent->StderrTail();
   EXPECT_EQ(*exit, 0) << agent->StderrTail();
 }
