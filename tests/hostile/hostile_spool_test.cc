@@ -71,6 +71,15 @@ TEST_F(HostileSpoolTest, Defect1_GarbageAtTheLogHeadFailsOpen) {
   ExpectCorruptionNaming(Basename(log));
 }
 
+TEST_F(HostileSpoolTest, ZeroedBlocksAtTheHeadOfALongLogFailOpen) {
+  testing::MakeSpool(spool_, 2000);  // about 200 KiB of log: several of its 32 KiB blocks
+  const std::string log = testing::OnlyLog(spool_);
+  ASSERT_FALSE(log.empty());
+  ASSERT_GT(testing::FileSize(log), 4u * 32768);
+  testing::ZeroBytes(log, 0, 40 * 1024);  // the first block and part of the second
+  ExpectCorruptionNaming(Basename(log));
+}
+
 TEST_F(HostileSpoolTest, DamageInTheMiddleOfTheLogFailsOpenNamingTheLog) {
   testing::MakeSpool(spool_, kIntents);
   const std::string log = testing::OnlyLog(spool_);
