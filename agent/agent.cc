@@ -18,8 +18,10 @@
 #include "control_target.h"
 #include "event_output.h"
 #include "http_api.h"
+#include "line_reader.h"
 #include "protocol.h"
 #include "registrations_file.h"
+#include "signal_watcher.h"
 #include "systemd_notify.h"
 #include "zkspool/metrics.h"
 #include "zkspool/session_id.h"
@@ -36,39 +38,55 @@ int ExitCodeFor(const Status& status) {
   }
 }
 
-// A sync that failed part way: what was spooled stays spooled (it is valid and durable), and the
-// message says how far it got.
-Status PartialSync(const Status& cause, size_t spooled, const SyncPlan& plan) {
-  if (spooled == 0) return cause;
-  std::string message = fmt::format("{} (after {} of {} changes were spooled; those stay and are applied)",
-                                    cause.message(), spooled, plan.puts.size() + plan.deletes.size());
-  switch (cause.code()) {
-    case StatusCode::kSpoolFull: return Status::SpoolFull(message);
-    case StatusCode::kInvalidArgument: return Status::InvalidArgument(message);
-    case StatusCode::kCorruption: return Status::Corruption(message);
-    default: return Status::IOError(message);
-  }
-}
+// A stop asked for during start-up or a reload is honoured within this; after it the watcher
+// ends the process itself (signal_watcher.h).
+constexpr std::chrono::milliseconds kStopGrace{1500};
 
 class Agent : public ControlTarget {
  public:
-  explicit Agent(AgentOptions options) : options_(std::move(options)), output_(STDOUT_FILENO) {}
+  Agent(AgentOptions options, SignalWatcher& signals)
+      : options_(std::move(options)), signals_(signals), output_(STDOUT_FILENO) {}
 
   int Run();
 
+  // ControlTarget (the HTTP API): each takes spool_mu_ itself.
   Result<uint64_t> SpoolRequest(const Request& request) override;
   Result<Spool::RetryReport> RetryFailed() override;
   void Leave() override;
   const Registrar& registrar() const override { return *registrar_; }
 
  private:
-  void HandleLine(const std::string& line);
+  // What a request line on stdin does (HandleRequest), with spool_mu_ held by HandleLine.
+  class LineTarget : public RequestTarget {
+   public:
+    explicit LineTarget(Agent& agent) : agent_(agent) {}
+    Result<uint64_t> Register(const Registration& r) override { return SpoolPut(*agent_.registrar_, r); }
+    Result<uint64_t> Deregister(const std::string& path, std::chrono::milliseconds ttl) override {
+      return agent_.registrar_->Deregister(path, ttl);
+    }
+    RegistrarStats Stats() override { return agent_.registrar_->Stats(); }
+    void Leave() override { agent_.Leave(); }
+    Result<std::pair<size_t, size_t>> RetryFailed() override {
+      Result<Spool::RetryReport> report = agent_.RetryFailedLocked();
+      if (!report.ok()) return report.status();
+      return std::pair(report->retried.size(), report->superseded.size());
+    }
+
+   private:
+    Agent& agent_;
+  };
+
+  Result<Spool::RetryReport> RetryFailedLocked();
+  void HandleLine(std::string_view line);
   void ReadRequests();
   Status SyncRegistrationsFile();
   void WriteMetrics();
   std::string StatusLine() const;
+  // An orderly stop before "ready": ends the session if one was started.
+  int StopDuringStartup();
 
   AgentOptions options_;
+  SignalWatcher& signals_;
   std::shared_ptr<spdlog::logger> log_;
   EventOutput output_;
   SystemdNotifier systemd_;
@@ -93,6 +111,10 @@ Result<uint64_t> Agent::SpoolRequest(const Request& request) {
 
 Result<Spool::RetryReport> Agent::RetryFailed() {
   std::lock_guard lock(spool_mu_);
+  return RetryFailedLocked();
+}
+
+Result<Spool::RetryReport> Agent::RetryFailedLocked() {
   Result<Spool::RetryReport> report = registrar_->RetryFailed();
   if (!report.ok()) return report;
   for (const Spool::RetriedIntent& r : report->retried) output_.Reply(SpooledEvent(nullptr, r.new_seq, r.path), r.new_seq);
@@ -103,41 +125,22 @@ Result<Spool::RetryReport> Agent::RetryFailed() {
 
 void Agent::Leave() {
   leave_ = true;
-  // The main thread waits for signals; every thread blocks them, so this one reaches it.
+  // The signal watcher takes it as any stop: the main loop ends and closes.
   ::kill(::getpid(), SIGTERM);
 }
 
-void Agent::HandleLine(const std::string& line) {
-  if (line.find_first_not_of(" \t\r") == std::string::npos) return;
-  nlohmann::json id;
-  Result<Request> request = ParseRequest(line, id);
-  if (!request.ok()) {
-    output_.Reply(ErrorEvent(id, request.status()));
-    return;
-  }
-  switch (request->kind) {
-    case Request::Kind::kStats:
-      output_.Reply(StatsEvent(request->id, registrar_->Stats()));
-      return;
-    case Request::Kind::kLeave:
-      output_.Reply(LeavingEvent(request->id));
-      Leave();
-      return;
-    case Request::Kind::kRetryFailed: {
-      Result<Spool::RetryReport> report = RetryFailed();
-      output_.Reply(report.ok() ? RetriedEvent(request->id, report->retried.size(), report->superseded.size())
-                                : ErrorEvent(request->id, report.status()));
-      return;
-    }
-    case Request::Kind::kRegister:
-    case Request::Kind::kDeregister:
-      if (Result<uint64_t> seq = SpoolRequest(*request); !seq.ok()) output_.Reply(ErrorEvent(request->id, seq.status()));
-      return;
-  }
+void Agent::HandleLine(std::string_view line) {
+  if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
+  LineTarget target(*this);
+  std::lock_guard lock(spool_mu_);
+  Reply reply = HandleRequest(line, target);
+  output_.Reply(std::move(reply.line), reply.acknowledges);
 }
 
 void Agent::ReadRequests() {
-  std::string buffer;
+  LineReader lines(kMaxRequestLineBytes);
+  auto on_line = [this](std::string_view line) { HandleLine(line); };
+  auto on_too_long = [this] { output_.Reply(LineTooLongEvent()); };
   char chunk[64 * 1024];
   for (;;) {
     output_.WaitForRoom();
@@ -152,15 +155,10 @@ void Agent::ReadRequests() {
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) {
       // stdin closed (or /dev/null under systemd): keep running on the registrations file.
-      if (!buffer.empty()) HandleLine(buffer);
+      lines.Finish(on_line);
       return;
     }
-    buffer.append(chunk, static_cast<size_t>(n));
-    size_t start = 0;
-    for (size_t nl; (nl = buffer.find('\n', start)) != std::string::npos; start = nl + 1) {
-      HandleLine(buffer.substr(start, nl - start));
-    }
-    buffer.erase(0, start);
+    lines.Feed(std::string_view(chunk, static_cast<size_t>(n)), on_line, on_too_long);
   }
 }
 
@@ -172,20 +170,22 @@ Status Agent::SyncRegistrationsFile() {
   Result<std::vector<SpooledIntent>> desired = registrar_->Desired();
   if (!desired.ok()) return desired.status();
   SyncPlan plan = PlanSync(*wanted, *desired);
-  size_t spooled = 0;
+  std::vector<BatchEntry> changes;
+  std::vector<std::string> paths;
   for (const Registration& r : plan.puts) {
-    Result<uint64_t> seq = SpoolPut(*registrar_, r);
-    if (!seq.ok()) return PartialSync(seq.status(), spooled, plan);
-    output_.Reply(SpooledEvent(nullptr, *seq, r.path), *seq);
-    ++spooled;
+    changes.push_back(PutEntry(r));
+    paths.push_back(r.path);
   }
   for (const std::string& path : plan.deletes) {
     // The file says the node must go: that must not lapse while ZooKeeper is away.
-    Result<uint64_t> seq = registrar_->Deregister(path, kMaxSpoolTtl);
-    if (!seq.ok()) return PartialSync(seq.status(), spooled, plan);
-    output_.Reply(SpooledEvent(nullptr, *seq, path), *seq);
-    ++spooled;
+    changes.push_back(DeleteEntry(path, kMaxSpoolTtl));
+    paths.push_back(path);
   }
+  if (signals_.stop_requested()) return Status::InvalidArgument("not applied: the agent is stopping");
+  // All or nothing, one fsync: a file of 20,000 entries took a minute one fsync at a time.
+  Result<std::vector<uint64_t>> seqs = registrar_->Submit(std::move(changes));
+  if (!seqs.ok()) return seqs.status();
+  for (size_t i = 0; i < seqs->size(); ++i) output_.Reply(SpooledEvent(nullptr, (*seqs)[i], paths[i]), (*seqs)[i]);
   output_.Reply(SyncedEvent(file, wanted->size(), plan.puts.size(), plan.deletes.size()));
   log_->info("registrations file {}: {} entries, {} to register, {} to deregister", file, wanted->size(),
              plan.puts.size(), plan.deletes.size());
@@ -205,6 +205,15 @@ std::string Agent::StatusLine() const {
                      stats.spool.failed_count);
 }
 
+int Agent::StopDuringStartup() {
+  signals_.Closing();
+  log_->info("stopped during start-up");
+  if (registrar_) registrar_->Close(Registrar::CloseMode::kKeepSession).ok();
+  output_.Reply(ClosedEvent(/*session_ended=*/false));
+  output_.Flush(std::chrono::seconds(1));
+  return kExitOk;
+}
+
 int Agent::Run() {
   log_ = options_.registrar.spool.logger ? options_.registrar.spool.logger : spdlog::default_logger();
   options_.registrar.on_event = [this](const RegistrarEvent& event) {
@@ -213,33 +222,43 @@ int Agent::Run() {
 
   // Validate the file before touching the spool: a bad file at start changes nothing.
   if (!options_.registrations_file.empty()) {
+    signals_.Doing("reading the registrations file");
     Result<std::vector<Registration>> check =
         LoadRegistrationsFile(options_.registrations_file, options_.registrar.spool.max_data_bytes);
+    if (signals_.stop_requested()) return StopDuringStartup();
     if (!check.ok()) {
       log_->error("{}", check.status().message());
       return kExitUsage;
     }
   }
+  signals_.Doing("opening the spool");
   Result<std::unique_ptr<Registrar>> opened = Registrar::Open(options_.registrar);
   if (!opened.ok()) {
     log_->error("cannot open the registrar: {}", opened.status().ToString());
     return ExitCodeFor(opened.status());
   }
   registrar_ = std::move(opened).value();
+  if (signals_.stop_requested()) return StopDuringStartup();
   output_.SetFirstOwnSequence(registrar_->Stats().spool.next_sequence);
   if (!options_.registrations_file.empty()) {
-    if (Status s = SyncRegistrationsFile(); !s.ok()) {
+    signals_.Doing("applying the registrations file");
+    Status s = SyncRegistrationsFile();
+    if (signals_.stop_requested()) return StopDuringStartup();
+    if (!s.ok()) {
       log_->error("{}", s.message());
       // Exit without ending the session, so that a quick restart keeps the ephemeral nodes.
+      signals_.Closing();
       registrar_->Close(Registrar::CloseMode::kKeepSession).ok();
       return ExitCodeFor(s);
     }
   }
   if (!options_.http.empty()) {
+    signals_.Doing("starting the control API");
     http_ = std::make_unique<HttpApi>(
         *this, HttpApiOptions{options_.http, options_.metrics_labels, options_.health_max_pending_age}, log_);
     if (Status s = http_->Start(); !s.ok()) {
       log_->error("{}", s.message());
+      signals_.Closing();
       registrar_->Close(Registrar::CloseMode::kKeepSession).ok();
       return ExitCodeFor(s);
     }
@@ -254,33 +273,31 @@ int Agent::Run() {
   }
   std::thread reader([this] { ReadRequests(); });
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
   const bool metrics = !options_.metrics_textfile.empty();
   auto wait = metrics ? options_.metrics_interval : std::chrono::milliseconds(60'000);
   if (systemd_.WatchdogInterval()) wait = std::min(wait, *systemd_.WatchdogInterval());
   for (;;) {
+    signals_.Doing("serving");
     if (metrics) WriteMetrics();
     systemd_.Watchdog();
     systemd_.Status(StatusLine());
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait);
-    timespec timeout{static_cast<time_t>(ns.count() / 1'000'000'000), static_cast<long>(ns.count() % 1'000'000'000)};
-    int signal = ::sigtimedwait(&signals, nullptr, &timeout);
-    if (signal == SIGHUP) {
-      if (options_.registrations_file.empty()) {
-        log_->info("SIGHUP: no registrations file to reload");
-      } else if (Status s = SyncRegistrationsFile(); !s.ok()) {
-        log_->error("registrations file not applied: {}", s.message());
-        output_.Reply(ErrorEvent(nullptr, s));
-      }
-    } else if (signal == SIGTERM || signal == SIGINT) {
-      log_->info("{}: stopping", leave_ ? "leave requested" : signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    SignalWatcher::Event event = signals_.Wait(wait);
+    if (event == SignalWatcher::Event::kStop) {
+      log_->info("{}: stopping", leave_ ? "leave requested" : "SIGTERM or SIGINT");
       break;
     }
+    if (event != SignalWatcher::Event::kReload) continue;
+    if (options_.registrations_file.empty()) {
+      log_->info("SIGHUP: no registrations file to reload");
+      continue;
+    }
+    signals_.Doing("reloading the registrations file");
+    if (Status s = SyncRegistrationsFile(); !s.ok() && !signals_.stop_requested()) {
+      log_->error("registrations file not applied: {}", s.message());
+      output_.Reply(ErrorEvent(nullptr, s));
+    }
   }
+  signals_.Closing();
   const bool end_session = options_.leave_on_terminate || leave_;
   systemd_.Stopping(end_session ? "leaving: ending the ZooKeeper session" : "stopping: keeping the ZooKeeper session");
   if (http_) http_->Stop();
@@ -305,17 +322,15 @@ int Agent::Run() {
   ::close(wake_pipe_[1]);
   return kExitOk;
 }
+
 }  // namespace
 
 int RunAgent(AgentOptions options) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  ::pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before any thread exists: the signals are blocked in every thread and wait for the watcher.
+  auto log = options.registrar.spool.logger ? options.registrar.spool.logger : spdlog::default_logger();
+  SignalWatcher signals(log, kStopGrace, kExitOk);
   ::signal(SIGPIPE, SIG_IGN);  // a vanished stdout reader shows as EPIPE, handled by EventOutput
-  Agent agent(std::move(options));
+  Agent agent(std::move(options), signals);
   return agent.Run();
 }
 

@@ -10,6 +10,7 @@
 #include "agent_metrics.h"
 #include "build_version.h"
 #include "duration.h"
+#include "regular_file.h"
 
 namespace zkspool::agent {
 namespace {
@@ -34,11 +35,12 @@ Status ConvertDuration(const DurationOption& d) {
 }
 
 // "digest:USER:PASS" from the first line of `file`; a file that cannot be read is an error, never
-// an agent without credentials.
+// an agent without credentials. Read like the registrations file: a FIFO or /dev/zero here must
+// not hang or exhaust the agent.
 std::string ReadAuthFile(const std::string& file) {
-  std::ifstream in(file);
-  std::string line;
-  if (!in || !std::getline(in, line)) throw CLI::ValidationError("--auth-file", "cannot read " + file);
+  Result<std::string> text = ReadRegularFile(file, 4096, "--auth-file " + file);
+  if (!text.ok()) throw CLI::ValidationError("--auth-file", text.status().message());
+  std::string line = text->substr(0, text->find('\n'));
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
   return line;
 }

@@ -271,7 +271,7 @@ void HttpApi::Route() {
     s.Post(std::string("/v1/") + op, [op, act](const httplib::Request& req, httplib::Response& res) {
       Result<std::string> line = RequestLine(req.body, op);
       if (!line.ok()) return SendError(res, line.status());
-      json id;
+      RequestId id;
       Result<Request> request = ParseRequest(*line, id);
       if (!request.ok()) return SendJson(res, 400, ErrorEvent(id, request.status()));
       auto [status, body] = act(*request);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "bounded_json.h"
 #include "zkspool/session_id.h"
 
 namespace zkspool::agent {
@@ -20,23 +21,36 @@ Result<std::string> RequiredString(const json& request, const char* field) {
   return it->get<std::string>();
 }
 
-json Base(const char* event, const json& id) {
-  json out = {{"event", event}};
-  if (!id.is_null()) out["id"] = id;
-  return out;
-}
-
 // Lines must stay one line and valid UTF-8 whatever a node path or error message holds.
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+// `out` as a line, with the request's id first, as it was sent.
+std::string WithId(const json& out, const RequestId& id) {
+  std::string line = Dump(out);
+  if (id.empty()) return line;
+  return "{\"id\":" + id.text() + (out.empty() ? "" : ",") + line.substr(1);
+}
+
 }  // namespace
 
-Result<Request> ParseRequest(std::string_view line, json& id) {
-  id = nullptr;
-  json request = json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (request.is_discarded()) return Invalid("the line is not valid JSON");
+RequestId RequestId::FromText(std::string text) {
+  RequestId id;
+  id.text_ = std::move(text);
+  return id;
+}
+
+RequestId RequestId::FromJson(const json& value) { return value.is_null() ? RequestId() : FromText(Dump(value)); }
+
+Result<Request> ParseRequest(std::string_view line, RequestId& id) {
+  id = RequestId();
+  if (line.size() > kMaxRequestLineBytes) {
+    return Invalid(fmt::format("the line is longer than {} bytes, the limit", kMaxRequestLineBytes));
+  }
+  Result<BoundedJson> parsed = ParseBoundedJson(line, JsonLimits{kMaxJsonDepth});
+  if (!parsed.ok()) return Invalid("the line " + parsed.status().message());
+  const json& request = parsed->value;
   if (!request.is_object()) return Invalid("a request must be a JSON object");
-  if (auto it = request.find("id"); it != request.end()) id = *it;
+  if (parsed->id_text && *parsed->id_text != "null") id = RequestId::FromText(*parsed->id_text);
 
   Request out;
   out.id = id;
@@ -61,22 +75,48 @@ Result<Request> ParseRequest(std::string_view line, json& id) {
   return out;
 }
 
-std::string SpooledEvent(const json& id, uint64_t seq, const std::string& path) {
-  json out = Base("spooled", id);
-  out["seq"] = seq;
-  out["path"] = path;
-  return Dump(out);
+Reply HandleRequest(std::string_view line, RequestTarget& target) {
+  RequestId id;
+  Result<Request> request = ParseRequest(line, id);
+  if (!request.ok()) return {ErrorEvent(id, request.status()), std::nullopt};
+  switch (request->kind) {
+    case Request::Kind::kStats:
+      return {StatsEvent(request->id, target.Stats()), std::nullopt};
+    case Request::Kind::kLeave:
+      target.Leave();
+      return {LeavingEvent(request->id), std::nullopt};
+    case Request::Kind::kRetryFailed: {
+      Result<std::pair<size_t, size_t>> counts = target.RetryFailed();
+      if (!counts.ok()) return {ErrorEvent(request->id, counts.status()), std::nullopt};
+      return {RetriedEvent(request->id, counts->first, counts->second), std::nullopt};
+    }
+    case Request::Kind::kRegister:
+    case Request::Kind::kDeregister:
+      break;
+  }
+  const Registration& r = request->registration;
+  Result<uint64_t> seq =
+      request->kind == Request::Kind::kDeregister ? target.Deregister(r.path, r.ttl) : target.Register(r);
+  if (!seq.ok()) return {ErrorEvent(request->id, seq.status()), std::nullopt};
+  return {SpooledEvent(request->id, *seq, r.path), *seq};
 }
 
-std::string ErrorEvent(const json& id, const Status& status) {
-  json out = Base("error", id);
-  out["code"] = StatusCodeName(status.code());
-  out["message"] = status.message();
-  return Dump(out);
+std::string SpooledEvent(const RequestId& id, uint64_t seq, const std::string& path) {
+  return WithId({{"event", "spooled"}, {"seq", seq}, {"path", path}}, id);
 }
 
-std::string StatsEvent(const json& id, const RegistrarStats& stats) {
-  json out = Base("stats", id);
+std::string ErrorEvent(const RequestId& id, const Status& status) {
+  return WithId({{"event", "error"}, {"code", StatusCodeName(status.code())}, {"message", status.message()}}, id);
+}
+
+std::string LineTooLongEvent() {
+  return ErrorEvent(nullptr, Status::InvalidArgument(fmt::format(
+                                 "a request line is longer than {} bytes, the limit; it was discarded up to its end",
+                                 kMaxRequestLineBytes)));
+}
+
+std::string StatsEvent(const RequestId& id, const RegistrarStats& stats) {
+  json out = {{"event", "stats"}};
   out["pending"] = stats.spool.pending_count;
   out["pending_bytes"] = stats.spool.pending_bytes;
   out["registered"] = stats.spool.registered_count;
@@ -95,17 +135,14 @@ std::string StatsEvent(const json& id, const RegistrarStats& stats) {
   out["reasserted"] = stats.reasserted;
   out["conflicting_paths"] = stats.conflicting_paths;
   out["last_error"] = stats.last_error;
-  return Dump(out);
+  return WithId(out, id);
 }
 
-std::string RetriedEvent(const json& id, size_t retried, size_t superseded) {
-  json out = Base("retried", id);
-  out["retried"] = retried;
-  out["superseded"] = superseded;
-  return Dump(out);
+std::string RetriedEvent(const RequestId& id, size_t retried, size_t superseded) {
+  return WithId({{"event", "retried"}, {"retried", retried}, {"superseded", superseded}}, id);
 }
 
-std::string LeavingEvent(const json& id) { return Dump(Base("leaving", id)); }
+std::string LeavingEvent(const RequestId& id) { return WithId({{"event", "leaving"}}, id); }
 
 std::string ReadyEvent(const std::string& spool, const SpoolStats& stats, int pid, const std::string& http) {
   json out = {{"event", "ready"},

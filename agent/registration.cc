@@ -65,4 +65,23 @@ Result<uint64_t> SpoolPut(Registrar& registrar, const Registration& r) {
   return registrar.Register(r.path, r.data, r.mode, r.ttl);
 }
 
+BatchEntry PutEntry(const Registration& r) {
+  BatchEntry entry;
+  entry.intent.op = Op::kPut;
+  entry.intent.path = r.path;
+  entry.intent.data = r.data;
+  entry.intent.mode = r.mode;
+  entry.intent.node_ttl_ms = r.node_ttl.count();
+  entry.ttl = r.ttl;
+  return entry;
+}
+
+BatchEntry DeleteEntry(const std::string& path, std::chrono::milliseconds ttl) {
+  BatchEntry entry;
+  entry.intent.op = Op::kDelete;
+  entry.intent.path = path;
+  entry.ttl = ttl;
+  return entry;
+}
+
 }  // namespace zkspool::agent

@@ -32,4 +32,9 @@ Result<NodeMode> ParseNodeMode(std::string_view name);
 // Spools "make it exist as described" through `registrar`; its errors are Registrar::Register's.
 Result<uint64_t> SpoolPut(Registrar& registrar, const Registration& r);
 
+// The intent (with its spool TTL) that SpoolPut spools, for Registrar::Submit and validation.
+BatchEntry PutEntry(const Registration& r);
+// "Make `path` not exist", waiting at most `ttl` in the spool.
+BatchEntry DeleteEntry(const std::string& path, std::chrono::milliseconds ttl);
+
 }  // namespace zkspool::agent

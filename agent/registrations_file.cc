@@ -3,11 +3,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
+#include "bounded_json.h"
+#include "protocol.h"
+#include "regular_file.h"
 #include "zkspool/spool.h"
 
 namespace zkspool::agent {
@@ -18,34 +19,28 @@ using nlohmann::json;
 Result<Registration> ParseEntry(const json& entry, size_t max_data_bytes) {
   Result<Registration> r = ParseRegistration(entry);
   if (!r.ok()) return r.status();
-  Intent intent;
-  intent.path = r->path;
-  intent.data = r->data;
-  intent.mode = r->mode;
-  intent.node_ttl_ms = r->node_ttl.count();
-  if (Status s = ValidateIntent(intent, r->ttl, max_data_bytes); !s.ok()) return s;
+  const BatchEntry put = PutEntry(*r);
+  if (Status s = ValidateIntent(put.intent, put.ttl, max_data_bytes); !s.ok()) return s;
   return r;
 }
 
 }  // namespace
 
 Result<std::vector<Registration>> LoadRegistrationsFile(const std::string& file, size_t max_data_bytes) {
-  std::ifstream in(file);
-  if (!in) return Status::NotFound(fmt::format("registrations file {} cannot be read", file));
-  std::stringstream text;
-  text << in.rdbuf();
-  json doc = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return Status::InvalidArgument(fmt::format("registrations file {} is not valid JSON", file));
-  auto list = doc.is_object() ? doc.find("registrations") : doc.end();
-  if (list == doc.end() || !list->is_array()) {
-    return Status::InvalidArgument(
-        fmt::format("registrations file {} must be an object with a \"registrations\" array", file));
+  const std::string what = "registrations file " + file;
+  Result<std::string> text = ReadRegularFile(file, kMaxRegistrationsFileBytes, what);
+  if (!text.ok()) return text.status();
+  Result<BoundedJson> doc = ParseBoundedJson(*text, JsonLimits{kMaxJsonDepth, kMaxRegistrations});
+  if (!doc.ok()) return Status::InvalidArgument(what + " " + doc.status().message());
+  auto list = doc->value.is_object() ? doc->value.find("registrations") : doc->value.end();
+  if (list == doc->value.end() || !list->is_array()) {
+    return Status::InvalidArgument(what + " must be an object with a \"registrations\" array");
   }
   std::vector<Registration> out;
   std::set<std::string> seen;
   for (size_t i = 0; i < list->size(); ++i) {
     const json& entry = (*list)[i];
-    std::string where = fmt::format("registrations file {}: entry {}", file, i);
+    std::string where = fmt::format("{}: entry {}", what, i);
     if (entry.is_object() && entry.contains("path") && entry["path"].is_string()) {
       where += fmt::format(" ({})", entry["path"].get<std::string>());
     }

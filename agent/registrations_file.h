@@ -20,10 +20,17 @@
 
 namespace zkspool::agent {
 
-// Reads and checks the whole file: every entry must be valid (path, data size and TTLs by the
-// spool's rules, no path twice) before any is used.
-// Errors: kInvalidArgument or kNotFound whose message names the file and, for a bad entry, its
-// index and path and what is wrong with it. Thread-safe.
+// Limits on the file, so that no file can hang or exhaust the agent (docs/agent.md).
+inline constexpr size_t kMaxRegistrationsFileBytes = 32 << 20;
+inline constexpr size_t kMaxRegistrations = 100'000;
+
+// Reads and checks the whole file: it must be a regular file (opened without blocking, so a FIFO
+// is refused rather than waited on) of at most kMaxRegistrationsFileBytes, valid JSON nested at
+// most kMaxJsonDepth deep without a key given twice, with at most kMaxRegistrations entries,
+// every one valid (path, data size and TTLs by the spool's rules, no path twice) before any is
+// used.
+// Errors: kInvalidArgument, kNotFound or kIOError whose message names the file and, for a bad
+// entry, its index and path and what is wrong with it. Thread-safe.
 Result<std::vector<Registration>> LoadRegistrationsFile(const std::string& file, size_t max_data_bytes);
 
 // What must be spooled so that ZooKeeper ends up holding exactly `wanted`, given `desired`, what

@@ -76,6 +76,18 @@ struct Registrar::Impl {
     if (seq.ok()) reconciler_ref->Notify();
     return seq;
   }
+
+  Result<std::vector<uint64_t>> AppendBatch(std::vector<BatchEntry> entries) {
+    auto [spool_ref, reconciler_ref] = Parts();
+    if (!spool_ref) return Status::InvalidArgument("the registrar is closed");
+    for (BatchEntry& entry : entries) {
+      entry.intent.acl = options.acl;
+      if (entry.ttl.count() <= 0) entry.ttl = options.default_ttl;
+    }
+    Result<std::vector<uint64_t>> seqs = spool_ref->AppendBatch(std::move(entries));
+    if (seqs.ok() && !seqs->empty()) reconciler_ref->Notify();
+    return seqs;
+  }
 };
 
 namespace {
@@ -170,7 +182,7 @@ Registrar::Registrar(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Registrar::~Registrar() { Close().ok(); }
 
 Result<std::unique_ptr<Registrar>> Registrar::Open(RegistrarOptions options) {
-  if (options.hosts.empty()) return Status::InvalidArgument("hosts is empty: give a ZooKeeper connect string");
+  if (Status s = ValidateConnectString(options.hosts); !s.ok()) return s;
   if (!options.digest_auth.empty() && options.digest_auth.find(':') == std::string::npos) {
     return Status::InvalidArgument("digest_auth must be \"user:password\"");
   }
@@ -240,6 +252,10 @@ Result<uint64_t> Registrar::Deregister(const std::string& path, std::chrono::mil
   intent.op = Op::kDelete;
   intent.path = path;
   return impl_->Append(std::move(intent), ttl);
+}
+
+Result<std::vector<uint64_t>> Registrar::Submit(std::vector<BatchEntry> entries) {
+  return impl_->AppendBatch(std::move(entries));
 }
 
 Result<Outcome> Registrar::WaitApplied(uint64_t ticket, std::chrono::milliseconds timeout) {

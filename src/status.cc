@@ -13,6 +13,7 @@ const char* StatusCodeName(StatusCode code) {
     case StatusCode::kNewerFormat: return "newer format";
     case StatusCode::kIOError: return "I/O error";
     case StatusCode::kTimedOut: return "timed out";
+    case StatusCode::kNotASpool: return "not a spool";
   }
   return "unknown";
 }

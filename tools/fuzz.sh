@@ -3,7 +3,7 @@
 # each for N seconds (default 30) over a scratch copy of its checked-in seed corpus, so a run never
 # writes into the repository. Fails on any crash, sanitizer report, leak or timeout; the input that
 # caused it is kept in the scratch directory, whose path is printed.
-#   tools/fuzz.sh [--seconds N] [TARGET...]   TARGET: record_fuzz request_fuzz registrations_fuzz
+#   tools/fuzz.sh [--seconds N] [TARGET...]   TARGET: record_fuzz log_scan_fuzz request_fuzz registrations_fuzz
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-if [ ${#targets[@]} -eq 0 ]; then targets=(record_fuzz request_fuzz registrations_fuzz); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(record_fuzz log_scan_fuzz request_fuzz registrations_fuzz); fi
 
 tools/deps.sh
 cmake -S . -B build-fuzz -DZKSPOOL_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-14 \

@@ -25,14 +25,16 @@ case "${ZKSPOOL_SANITIZE:-0}" in
   thread)
     build_dir=build-tsan
     cmake_args+=(-DZKSPOOL_SANITIZE=thread -DZKSPOOL_BUILD_BENCH=OFF)
-    # The unit tests and the harness, Registrar / reconciler / session and agent tests. The
+    # The unit tests and the harness, Registrar / reconciler / session and agent tests (the
+    # hostile ones included: the agent's signal thread, the session's resolver thread). The
     # chaos, crash, ctl and demo runs would add an hour under TSan and start no thread of ours
     # that these do not. Only these targets are built; ctest lists the tests of the others as
     # *_NOT_BUILT without labels, so -L drops them, and -E drops the unbuilt add_test ones.
     build_targets=(status_test record_codec_test validate_test spool_test spool_reader_test
-      spool_power_loss_test apply_task_test agent_logic_test harness_test registrar_child
-      registrar_test drain_test ensemble_faults_test access_control_test zkspool-agent agent_test)
-    ctest_args+=(-L 'unit|integration' -E '^(reconcile_crash_test|chaos_short_seed.*|live_demo_smoke)$')
+      spool_power_loss_test spool_batch_test apply_task_test agent_logic_test harness_test registrar_child
+      registrar_test drain_test ensemble_faults_test access_control_test zkspool-agent agent_test
+      hostile_signal_test hostile_agent_test hostile_dns_test)
+    ctest_args+=(-L 'unit|integration|hostile' -E '^(reconcile_crash_test|chaos_short_seed.*|live_demo_smoke)$')
     # halt_on_error: a report in a child (the agent, registrar_child) ends it, so the test that
     # started it fails instead of the report scrolling past in a log. history_size: see tsan.supp.
     export TSAN_OPTIONS="suppressions=$PWD/tools/tsan.supp:halt_on_error=1:history_size=5:ignore_noninstrumented_modules=1:second_deadlock_stack=1"

@@ -143,6 +143,13 @@ struct RegistrarStats {
   bool session_saved = true;
 };
 
+// Checks a ZooKeeper connect string, "host:port[,host:port...][/chroot]" (hosts may be names or
+// addresses, IPv6 ones in brackets), as Registrar::Open does before using it. Host names are not
+// resolved here: one that does not resolve yet (DNS not up at boot) is retried by the Registrar.
+// Returns kInvalidArgument naming the problem (an empty server, a missing port, a port outside
+// 1-65535, a bad chroot), or OK. Thread-safe.
+Status ValidateConnectString(std::string_view connect);
+
 // Thread-safety: every member function may be called from any thread, concurrently.
 class Registrar {
  public:
@@ -153,8 +160,9 @@ class Registrar {
   // ZOO_LOG_LEVEL_WARN (zoo_set_debug_level is process-wide, its INFO lines would flood stderr);
   // the client's own lines then reach options.spool.logger at debug level. Call
   // zoo_set_debug_level after Open to choose another level.
-  // Errors: those of Spool::Open; kInvalidArgument naming the option for empty hosts, a
-  // malformed digest_auth, or a duration or count out of its documented range.
+  // Errors: those of Spool::Open; kInvalidArgument naming the problem for a bad connect string
+  // (see ValidateConnectString), a malformed digest_auth, or a duration or count out of its
+  // documented range.
   static Result<std::unique_ptr<Registrar>> Open(RegistrarOptions options);
 
   // Close(kEndSession) if not closed yet.
@@ -182,6 +190,13 @@ class Registrar {
                                        std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
   // Spools "make `path` not exist". Errors: as Register.
   Result<uint64_t> Deregister(const std::string& path, std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
+
+  // Spools many registers and deregisters at once: each entry is an intent as Register (op kPut,
+  // with path, data, mode, node_ttl_ms) or Deregister (op kDelete, with path) would spool it,
+  // with its ttl (zero: the default_ttl); the ACL is the registrar's. Spool::AppendBatch stores
+  // them all or none, with one fsync, and returns their tickets in order.
+  // Errors: those of Spool::AppendBatch; kInvalidArgument after Close.
+  Result<std::vector<uint64_t>> Submit(std::vector<BatchEntry> entries);
 
   // Waits until the intent `ticket` is resolved, or `timeout` passes.
   // Errors: kNotFound for a ticket this spool never issued or whose outcome is no longer known

@@ -100,6 +100,12 @@ struct SessionInfo {
   bool operator==(const SessionInfo&) const = default;
 };
 
+// One intent of Spool::AppendBatch, and how long it may wait in the spool (Append's `ttl`).
+struct BatchEntry {
+  Intent intent;
+  std::chrono::milliseconds ttl{0};
+};
+
 struct FailedIntent {
   SpooledIntent record;
   std::string reason;
@@ -137,12 +143,22 @@ class Spool {
   //   kNotFound      `dir` does not exist and options.create_if_missing is false
   //   kSpoolInUse    another process has the spool open (the message names the directory and,
   //                  where known, the owner's pid and host)
-  //   kInvalidArgument `dir` exists but is not a directory, or is a non-empty directory that is
-  //                  not a spool (nothing is written to it), or, with create_if_missing false,
-  //                  any directory without the spool marker
+  //   kNotASpool     `dir` is not a directory; or a non-empty directory without the spool
+  //                  marker (e.g. another program's RocksDB database); or its database does not
+  //                  have exactly the spool's column families; with create_if_missing false also
+  //                  an empty directory. Nothing is written to it.
   //   kNewerFormat   the spool was written by a newer format version
-  //   kCorruption    RocksDB or a record failed its checksums
-  //   kIOError       any other file-system or RocksDB failure
+  //   kCorruption    damage anywhere but a torn tail of the log (see below); the message names
+  //                  the file. `zkspoolctl salvage` copies what still reads into a new spool.
+  //   kIOError       any other file-system or RocksDB failure (a full disk: "No space left on
+  //                  device"; permissions; a dangling symbolic link)
+  //   kInvalidArgument `dir` is empty
+  // Integrity: Open fails with kCorruption for a damaged record of the write-ahead log or the
+  // MANIFEST that has valid records after it, a MANIFEST shorter than what was synced of it, a
+  // recovery that ends below the highest sequence number the spool recorded as acknowledged (in
+  // its HIGHWATER file, rewritten at most every second and at close; so only damage confined
+  // to the last second's appends at the tail of the log can pass for a torn tail), a damaged
+  // block of any table file, a missing CURRENT, HIGHWATER or column family.
   static Result<std::unique_ptr<Spool>> Open(const std::string& dir, SpoolOptions options = {});
 
   // Closes the database; the directory lock is released. Pending intents stay on disk.
@@ -162,6 +178,18 @@ class Spool {
   //   kIOError          the write failed (disk full, I/O error); with RocksDB the intent may
   //                     still surface later if the write reached the log before the failure
   Result<uint64_t> Append(Intent intent, std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
+
+  // Appends every entry as Append would, as one unit: all or nothing. The entries are validated
+  // and the pending limits checked for the whole batch first; they are then stored in one atomic
+  // RocksDB write (with kSync, one fsync for all of them) and get consecutive sequence numbers
+  // in their order, returned in that order. For many changes at once (a registrations file),
+  // where an fsync each would take minutes. The batch is held in memory while it is written, so
+  // its size is bounded by the caller (and by max_pending_bytes). An empty batch does nothing.
+  // Errors (nothing is stored, no sequence number is used):
+  //   kInvalidArgument  an entry breaks a rule; the message starts "entry <index>: "
+  //   kSpoolFull        the whole batch would pass max_pending_intents or max_pending_bytes
+  //   kIOError          as Append
+  Result<std::vector<uint64_t>> AppendBatch(std::vector<BatchEntry> entries);
 
   // Up to `max_count` pending intents with seq >= from_seq, in sequence order. Memory is bounded
   // by max_count; removed intents below the first pending one are skipped without a scan. Stops

@@ -42,10 +42,11 @@ class SpoolReader {
   // Opens the spool in `dir` for reading while its owner (if any) keeps running.
   // Errors:
   //   kNotFound        `dir` does not exist
-  //   kInvalidArgument `dir` is not a directory, or not a spool (no ZKSPOOL marker and no
-  //                    RocksDB database)
+  //   kNotASpool       `dir` is not a directory, or not a spool (no ZKSPOOL marker, no
+  //                    database, or not exactly the spool's column families)
   //   kNewerFormat     the spool was written by a newer format version
-  //   kCorruption      RocksDB's own files failed their checks
+  //   kCorruption      damage, as Spool::Open checks it (log records, MANIFEST, HIGHWATER,
+  //                    CURRENT, column families; the table blocks only in Verify)
   //   kIOError         anything else (e.g. no temp directory, permissions)
   static Result<std::unique_ptr<SpoolReader>> Open(const std::string& dir);
 
@@ -82,7 +83,8 @@ class SpoolReader {
   uint64_t DiskBytes() const;
 
   // Reads every record of every column family and checks it: RocksDB's block checksums, each
-  // record's CRC and format, that each key matches its record, every meta value. Calls
+  // record's CRC and format, that each key matches its record, every meta value; then every
+  // block of every table file (a damaged one is reported with family "files"). Calls
   // `on_problem` for each bad record (a damaged block stops that family's scan and is reported
   // once), and `on_progress` with the running count of records checked every 4096 records.
   // Returns the totals; a report with problems is still OK.

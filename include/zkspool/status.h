@@ -19,6 +19,7 @@ enum class StatusCode {
   kNewerFormat,      // the spool or a record was written by a newer zkspool
   kIOError,          // the file system or RocksDB failed
   kTimedOut,         // a wait ran out of time; nothing failed
+  kNotASpool,        // the directory is not a spool (no spool marker, or another program's database)
 };
 
 // Short lower-case name of a code, e.g. "spool full".
@@ -39,6 +40,7 @@ class [[nodiscard]] Status {
   static Status NewerFormat(std::string message) { return {StatusCode::kNewerFormat, std::move(message)}; }
   static Status IOError(std::string message) { return {StatusCode::kIOError, std::move(message)}; }
   static Status TimedOut(std::string message) { return {StatusCode::kTimedOut, std::move(message)}; }
+  static Status NotASpool(std::string message) { return {StatusCode::kNotASpool, std::move(message)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

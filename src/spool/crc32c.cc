@@ -51,11 +51,14 @@ const bool kHasSse42 = __builtin_cpu_supports("sse4.2");
 
 uint32_t Crc32cPortable(std::string_view bytes) { return Portable(0xFFFFFFFFu, bytes) ^ 0xFFFFFFFFu; }
 
-uint32_t Crc32c(std::string_view bytes) {
+uint32_t Crc32cExtend(uint32_t crc, std::string_view bytes) {
+  crc ^= 0xFFFFFFFFu;
 #if defined(__x86_64__)
-  if (kHasSse42) return Hardware(0xFFFFFFFFu, bytes) ^ 0xFFFFFFFFu;
+  if (kHasSse42) return Hardware(crc, bytes) ^ 0xFFFFFFFFu;
 #endif
-  return Portable(0xFFFFFFFFu, bytes) ^ 0xFFFFFFFFu;
+  return Portable(crc, bytes) ^ 0xFFFFFFFFu;
 }
+
+uint32_t Crc32c(std::string_view bytes) { return Crc32cExtend(0, bytes); }
 
 }  // namespace zkspool

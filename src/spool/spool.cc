@@ -17,13 +17,17 @@
 #include "log.h"
 #include "spool/counters.h"
 #include "spool/expiry_key.h"
+#include "spool/highwater.h"
 #include "spool/meta_codec.h"
 #include "spool/private_file_system.h"
 #include "spool/record_codec.h"
+#include "spool/rocks_logger.h"
 #include "spool/sequence_key.h"
 #include "spool/spool_directory.h"
 #include "spool/spool_impl.h"
+#include "spool/spool_integrity.h"
 #include "spool/spool_schema.h"
+#include "spool/write_recovery.h"
 
 namespace zkspool {
 namespace {
@@ -49,6 +53,9 @@ bool IsFormat1Spool(const std::string& dir) {
 Spool::Impl::~Impl() {
   StopCompactor();
   if (!db) return;
+  if (highwater) {
+    if (Status s = highwater->Stop(); !s.ok()) log->warn("spool {}: {}", dir, s.message());
+  }
   // A clean close leaves nothing in the log to replay: the next Open costs the same whatever the
   // spool holds (a crash still replays at most max_total_wal_size).
   rocksdb::FlushOptions flush;
@@ -62,21 +69,7 @@ Spool::Impl::~Impl() {
 }
 
 rocksdb::Status Spool::Impl::Write(const rocksdb::WriteOptions& write, rocksdb::WriteBatch* batch) {
-  {
-    std::lock_guard lock(write_error_mu);
-    if (write_error && !write_error->IsNoSpace() && !db->Resume().ok()) return *write_error;
-  }
-  rocksdb::Status s = db->Write(write, batch);
-  std::lock_guard lock(write_error_mu);
-  if (!s.ok()) {
-    if (!write_error) write_error = s;
-    return *write_error;
-  }
-  if (write_error) {
-    log->info("spool {}: writes work again after: {}", dir, write_error->ToString());
-    write_error.reset();
-  }
-  return s;
+  return writes->Write(*db, write, batch);
 }
 
 Status Spool::Impl::Get(rocksdb::ColumnFamilyHandle* family, std::string_view key, std::string& value,
@@ -141,13 +134,46 @@ Status Spool::Impl::Load() {
     if (!key) return Status::Corruption("spool " + dir + " has an expiry index key of the wrong size");
     expiry_floor = next_expiry_hint = key->first;
   }
-  if (!due->status().ok()) return FromRocks(due->status(), "read expiry index of spool " + dir);
+  return FromRocks(due->status(), "read expiry index of spool " + dir);
+}
+
+Status Spool::Impl::CheckRecoveryAndKeepHighwater(const OpenEvidence& evidence) {
+  Result<uint64_t> recovered = RecoveredSequence(*db, intents, meta, failed);
+  if (!recovered.ok()) return recovered.status();
+  if (Status s = CheckRecovered(*env, dir, evidence, *recovered); !s.ok()) return s;
   // Every block of every family is read once, so that damage in a table file fails Open here,
   // naming the file, instead of surfacing later as an intent that cannot be read. Sequential
   // reads of whole files, without filling the block cache.
   rocksdb::ReadOptions verify;
   verify.fill_cache = false;
-  return FromRocks(db->VerifyChecksum(verify), "check spool " + dir);
+  if (rocksdb::Status s = db->VerifyChecksum(verify); !s.ok()) {
+    return FromRocks(s, "verify the table files of spool " + dir);
+  }
+  acknowledged = *recovered;
+  rocksdb::FileSystem& fs = *env->GetFileSystem();
+  const bool buffered = options.durability == Durability::kBuffered;
+  auto collect = [this, buffered]() -> Result<Highwater> {
+    uint64_t upto;
+    {
+      std::lock_guard lock(mu);
+      upto = acknowledged;
+    }
+    // A buffered append is acknowledged before it is synced: sync first, claim only what is
+    // durable. Through the write path, which refuses while RocksDB is stopped by an error
+    // (DB::SyncWAL on a log that failed a write trips an assertion in RocksDB 7.8).
+    if (buffered) {
+      rocksdb::WriteBatch sync_only;
+      sync_only.PutLogData("highwater");
+      rocksdb::WriteOptions sync;
+      sync.sync = true;
+      if (rocksdb::Status s = Write(sync, &sync_only); !s.ok()) return FromRocks(s, "sync the log of spool " + dir);
+    }
+    return CurrentHighwater(*db, upto);
+  };
+  auto write = [&fs, this](const Highwater& mark) { return WriteHighwater(fs, dir, mark); };
+  highwater = std::make_unique<HighwaterKeeper>(collect, write, log);
+  if (Status s = highwater->RecordNow(); !s.ok()) return s;  // the evidence of this Open's recovery
+  return MarkSpoolCreated(dir);
 }
 
 Status Spool::Impl::ReadCounters() {
@@ -222,8 +248,8 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
-  // Opening an existing spool adds no families, except the one format 2 added to a format-1
-  // spool (which Load then fills): a directory without the others is not ours.
+  // Opening an existing spool adds no families (CheckBeforeOpen refused anything else), except
+  // the one format 2 added to a format-1 spool, which Load then fills.
   db_options.create_missing_column_families = impl->options.create_if_missing || IsFormat1Spool(dir);
   // A record cut short at the end of the log (a crash mid-write; never acknowledged) is dropped;
   // a damaged record anywhere else fails Open with kCorruption. Point-in-time recovery would
@@ -234,6 +260,11 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
   db_options.keep_log_file_num = 2;
   db_options.max_log_file_size = 1 << 20;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.info_log = RocksLoggerTo(impl->log);  // no LOG file: see rocks_logger.h
+  // RocksDB records each log's creation and synced size in the MANIFEST and fails Open when one
+  // it still needs is missing or shorter.
+  db_options.track_and_verify_wals_in_manifest = true;
+  db_options.listeners.push_back(WriteRecovery::ManualRecovery());
   // The sync leader inserts its whole write group into the memtable itself instead of waking
   // every writer to insert its own record: on a 2-core machine the wake-ups cost more than the
   // inserts (+27-30% appends/s at 16 writers, bench/spool_bench.cc).
@@ -247,6 +278,8 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
   rocksdb::ColumnFamilyOptions family_options;
   family_options.write_buffer_size = 2 << 20;
   std::vector<rocksdb::ColumnFamilyDescriptor> families = SpoolFamilies(family_options);
+  Result<OpenEvidence> evidence = CheckBeforeOpen(*impl->env, dir);
+  if (!evidence.ok()) return evidence.status();
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, dir, families, &impl->handles, &raw);
   if (!s.ok()) {
@@ -258,9 +291,10 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
       return Status::SpoolInUse("spool " + dir + " is in use by another process" +
                                 (owner.empty() ? "" : " (" + owner + ")") + ": it is locked (" + s.ToString() + ")");
     }
-    return FromRocks(s, "open spool " + dir);
+    return OpenFailure(s, "open spool " + dir, *evidence);
   }
   impl->db.reset(raw);
+  impl->writes = std::make_unique<WriteRecovery>(dir, impl->log);
   impl->intents = impl->handles[kIntentsIndex];
   impl->registered = impl->handles[kRegisteredIndex];
   impl->meta = impl->handles[kMetaIndex];
@@ -268,61 +302,99 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
   impl->expiry = impl->handles[kExpiryIndex];
   WriteOwner(dir);
   if (Status loaded = impl->Load(); !loaded.ok()) return loaded;
+  if (Status checked = impl->CheckRecoveryAndKeepHighwater(*evidence); !checked.ok()) return checked;
   impl->StartCompactor();
   impl->log->info("opened spool {}: {} pending, {} registered, next seq {}", dir, impl->pending_count,
                   impl->registered_count, impl->next_seq);
   return std::unique_ptr<Spool>(new Spool(std::move(impl)));
 }
 
-Result<uint64_t> Spool::Append(Intent intent, std::chrono::milliseconds ttl) {
-  Impl& d = *impl_;
-  if (Status s = ValidateIntent(intent, ttl, d.options.max_data_bytes); !s.ok()) return s;
-  intent.enqueued_at_ms = d.Now();
-  intent.expires_at_ms = ttl.count() > 0 ? intent.enqueued_at_ms + ttl.count() : 0;
-  const int64_t expires_at = intent.expires_at_ms;
-  const uint64_t size = EncodedRecordSize(intent);
-  uint64_t seq;
-  {
-    std::lock_guard lock(d.mu);
-    if (d.pending_count + 1 > d.options.max_pending_intents) {
-      return Status::SpoolFull("spool " + d.dir + " holds " + std::to_string(d.pending_count) +
-                               " pending intents, the limit (max_pending_intents)");
+// What Append and AppendBatch share: validate and stamp every entry, reserve room and
+// consecutive sequence numbers for all of them under one lock, write them (with their expiry
+// index entries and the counters' deltas) in one batch. Returns the first sequence number.
+// `batch` names entries by index in errors.
+Result<uint64_t> Spool::Impl::AppendEntries(std::span<BatchEntry> entries, bool batch) {
+  const int64_t now = Now();
+  uint64_t size = 0;
+  int64_t earliest_expiry = kNoExpiry;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    Intent& intent = entries[i].intent;
+    const std::chrono::milliseconds ttl = entries[i].ttl;
+    if (Status s = ValidateIntent(intent, ttl, options.max_data_bytes); !s.ok()) {
+      return batch ? Status::InvalidArgument("entry " + std::to_string(i) + ": " + s.message()) : s;
     }
-    if (d.pending_bytes + size > d.options.max_pending_bytes) {
-      return Status::SpoolFull("spool " + d.dir + " holds " + std::to_string(d.pending_bytes) +
+    intent.enqueued_at_ms = now;
+    intent.expires_at_ms = ttl.count() > 0 ? now + ttl.count() : 0;
+    if (intent.expires_at_ms != 0) earliest_expiry = std::min(earliest_expiry, intent.expires_at_ms);
+    size += EncodedRecordSize(intent);
+  }
+  const uint64_t count = entries.size();
+  const std::string what = batch ? "; the batch's " + std::to_string(count) + " intents" : "";
+  uint64_t first;
+  {
+    std::lock_guard lock(mu);
+    if (pending_count + count > options.max_pending_intents) {
+      return Status::SpoolFull("spool " + dir + " holds " + std::to_string(pending_count) + " pending intents" +
+                               (batch ? what + " would pass the limit (max_pending_intents " +
+                                            std::to_string(options.max_pending_intents) + ")"
+                                      : ", the limit (max_pending_intents)"));
+    }
+    if (pending_bytes + size > options.max_pending_bytes) {
+      return Status::SpoolFull("spool " + dir + " holds " + std::to_string(pending_bytes) +
                                " bytes of pending intents; " + std::to_string(size) +
                                " more would pass the limit (max_pending_bytes " +
-                               std::to_string(d.options.max_pending_bytes) + ")");
+                               std::to_string(options.max_pending_bytes) + ")");
     }
-    seq = d.next_seq++;
-    ++d.pending_count;
-    d.pending_bytes += size;
-    d.in_flight.insert(seq);
-    if (expires_at != 0) {
-      d.expiry_in_flight.insert(expires_at);
-      d.appended_expiry_min = std::min(d.appended_expiry_min, expires_at);
-      d.next_expiry_hint = std::min(d.next_expiry_hint, expires_at);
+    first = next_seq;
+    next_seq += count;
+    pending_count += count;
+    pending_bytes += size;
+    in_flight.insert(first);  // the batch lands whole: its first number stands for all of them
+    if (earliest_expiry != kNoExpiry) {
+      expiry_in_flight.insert(earliest_expiry);
+      appended_expiry_min = std::min(appended_expiry_min, earliest_expiry);
+      next_expiry_hint = std::min(next_expiry_hint, earliest_expiry);
     }
   }
-  rocksdb::WriteBatch batch;
-  batch.Put(d.intents, SequenceKey(seq), EncodeRecord({seq, std::move(intent)}));
-  if (expires_at != 0) batch.Put(d.expiry, ExpiryKey(expires_at, seq), "");
-  AddToCounter(batch, d.meta, kMetaPending, {1, static_cast<int64_t>(size)});
-  rocksdb::Status s = d.Write(d.write_options, &batch);
+  rocksdb::WriteBatch write;
+  for (uint64_t i = 0; i < count; ++i) {
+    const int64_t expires_at = entries[i].intent.expires_at_ms;
+    write.Put(intents, SequenceKey(first + i), EncodeRecord({first + i, std::move(entries[i].intent)}));
+    if (expires_at != 0) write.Put(expiry, ExpiryKey(expires_at, first + i), "");
+  }
+  AddToCounter(write, meta, kMetaPending, {static_cast<int64_t>(count), static_cast<int64_t>(size)});
+  rocksdb::Status s = Write(write_options, &write);
   {
-    std::lock_guard lock(d.mu);
-    d.in_flight.erase(seq);
-    if (expires_at != 0) d.expiry_in_flight.erase(d.expiry_in_flight.find(expires_at));
+    std::lock_guard lock(mu);
+    in_flight.erase(first);
+    if (earliest_expiry != kNoExpiry) expiry_in_flight.erase(expiry_in_flight.find(earliest_expiry));
     if (!s.ok()) {
-      --d.pending_count;
-      d.pending_bytes -= size;
+      pending_count -= count;
+      pending_bytes -= size;
+    } else {
+      acknowledged = std::max(acknowledged, first + count - 1);
     }
   }
   if (!s.ok()) {
-    d.log->error("append to spool {} failed: {}", d.dir, s.ToString());
-    return FromRocks(s, "append to spool " + d.dir);
+    log->error("append to spool {} failed: {}", dir, s.ToString());
+    return FromRocks(s, "append to spool " + dir);
   }
-  return seq;
+  highwater->Changed();
+  return first;
+}
+
+Result<uint64_t> Spool::Append(Intent intent, std::chrono::milliseconds ttl) {
+  BatchEntry entry{std::move(intent), ttl};
+  return impl_->AppendEntries(std::span<BatchEntry>(&entry, 1), /*batch=*/false);
+}
+
+Result<std::vector<uint64_t>> Spool::AppendBatch(std::vector<BatchEntry> entries) {
+  if (entries.empty()) return std::vector<uint64_t>();
+  Result<uint64_t> first = impl_->AppendEntries(entries, /*batch=*/true);
+  if (!first.ok()) return first.status();
+  std::vector<uint64_t> seqs(entries.size());
+  for (size_t i = 0; i < seqs.size(); ++i) seqs[i] = *first + i;
+  return seqs;
 }
 
 Result<std::vector<SpooledIntent>> Spool::ReadPending(uint64_t from_seq, size_t max_count) const {

@@ -1,5 +1,11 @@
 // The spool's directory on disk: creating it private, refusing directories that are not spools,
 // and recording which process owns it so a second opener can be told who holds the lock.
+//
+// A directory is a spool only if it carries our ZKSPOOL marker (written before RocksDB writes
+// anything, so a crash while creating a spool leaves a directory that is still recognised as
+// ours); another program's RocksDB database is not a spool. Once a spool was created completely,
+// the marker says so: from then on a missing column family or a missing HIGHWATER file is damage,
+// not an unfinished creation.
 #pragma once
 
 #include <string>
@@ -9,15 +15,21 @@
 namespace zkspool {
 
 // Creates `dir` with mode 0700 if missing (its parent must exist) and marks it as a spool.
-// Refuses a path that is not a directory, and a non-empty directory that has neither our marker
-// nor a RocksDB CURRENT file, so that a mistyped path never turns someone's directory into a
-// spool.
+// Refuses what is not a directory and a non-empty directory without our marker, so that a
+// mistyped path never turns someone's directory into a spool.
+// Errors: kNotASpool (not a directory, no marker), kCorruption (a spool whose RocksDB CURRENT
+// file is gone while its database files remain: RocksDB would start an empty database over
+// them), kIOError (permissions, a dangling symbolic link, ...), kInvalidArgument (empty path).
 Status PrepareSpoolDirectory(const std::string& dir);
 
-// Checks, without creating or writing anything, that `dir` is an existing spool directory: it
-// has our marker or a RocksDB CURRENT file. Errors: kNotFound (no such path), kInvalidArgument
-// (not a directory, or not a spool), kIOError.
+// Checks, without creating or writing anything, that `dir` is an existing spool directory with
+// a database. Errors: kNotFound (no such path), kNotASpool, kCorruption and kIOError as above.
 Status CheckSpoolDirectory(const std::string& dir);
+
+// Records in the marker that the spool was created completely. Errors: kIOError.
+Status MarkSpoolCreated(const std::string& dir);
+// Whether MarkSpoolCreated was done (spools of builds before it: false).
+bool SpoolMarkedCreated(const std::string& dir);
 
 // Writes "<pid>@<host>" to dir/OWNER; called once the RocksDB lock is held.
 void WriteOwner(const std::string& dir);

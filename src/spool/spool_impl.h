@@ -19,6 +19,9 @@
 #include <thread>
 #include <vector>
 
+#include "spool/highwater.h"
+#include "spool/spool_integrity.h"
+#include "spool/write_recovery.h"
 #include "zkspool/spool.h"
 
 namespace spdlog {
@@ -62,18 +65,19 @@ struct Spool::Impl {
   mutable int64_t appended_expiry_min = kNoExpiry;
   // No pending intent expires before this (it may be earlier than the truth, never later).
   mutable int64_t next_expiry_hint = kNoExpiry;
+  uint64_t acknowledged = 0;  // the highest sequence number an append returned for
+
+  // Records `acknowledged` in HIGHWATER (highwater.h); started once Open has checked the spool
+  // (CheckRecoveryAndKeepHighwater), stopped before the database closes.
+  std::unique_ptr<HighwaterKeeper> highwater;
+  Status CheckRecoveryAndKeepHighwater(const OpenEvidence& evidence);
 
   // Serializes the read-modify-write operations (removals, SaveSession) so that the sequence
   // floor they persist only grows and each registered path is counted once.
   std::mutex removal_mu;
 
-  // After a failed write RocksDB refuses every later write until it recovers. From a full disk
-  // it recovers by itself (its SstFileManager retries while watching free space; a Resume() of
-  // ours at the wrong moment was seen to stop that for good), from anything else only through
-  // Resume(), which the next write tries first. Either way a spool writes again once the cause is
-  // gone, without a restart; until then every write reports the first failure.
-  std::mutex write_error_mu;
-  std::optional<rocksdb::Status> write_error;  // set while writes are refused
+  // Every write goes through here: see write_recovery.h.
+  std::unique_ptr<WriteRecovery> writes;
   rocksdb::Status Write(const rocksdb::WriteOptions& write, rocksdb::WriteBatch* batch);
 
   // Compaction of removed ranges runs on its own thread, so no removal (and no reconciler)
@@ -99,6 +103,7 @@ struct Spool::Impl {
   Status Get(rocksdb::ColumnFamilyHandle* family, std::string_view key, std::string& value, bool& found) const;
 
   Status Load();
+  Result<uint64_t> AppendEntries(std::span<BatchEntry> entries, bool batch);
   Status ReadCounters();
   // A format-1 spool has no counters and no expiry index: built once by one walk, in one write.
   Status MigrateFromFormat1();

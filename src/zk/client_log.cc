@@ -18,13 +18,13 @@ std::shared_ptr<spdlog::logger>& Target() {
   return *log;
 }
 
+std::shared_ptr<spdlog::logger> CurrentTarget() {
+  std::lock_guard lock(Mutex());
+  return Target();
+}
+
 void Forward(const char* message) {
-  std::shared_ptr<spdlog::logger> log;
-  {
-    std::lock_guard lock(Mutex());
-    log = Target();
-  }
-  if (log) log->debug("zookeeper client: {}", message);
+  if (auto log = CurrentTarget()) log->debug("zookeeper client: {}", message);
 }
 
 }  // namespace
@@ -40,5 +40,9 @@ void StopRoutingClientLogTo(const spdlog::logger* log) {
 }
 
 log_callback_fn ClientLogCallback() { return &Forward; }
+
+void WarnAboutClient(const std::string& message) {
+  if (auto log = CurrentTarget()) log->warn("{}", message);
+}
 
 }  // namespace zkspool

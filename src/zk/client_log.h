@@ -7,6 +7,7 @@
 #include <zookeeper/zookeeper.h>
 
 #include <memory>
+#include <string>
 
 namespace spdlog {
 class logger;
@@ -24,5 +25,9 @@ void StopRoutingClientLogTo(const spdlog::logger* log);
 
 // The callback to pass to zookeeper_init2.
 log_callback_fn ClientLogCallback();
+
+// Says something about the client that an operator should see, at warning level, to where
+// RouteClientLogTo sends the client's lines (nowhere if nothing is routed). Thread-safe.
+void WarnAboutClient(const std::string& message);
 
 }  // namespace zkspool

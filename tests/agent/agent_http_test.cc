@@ -194,7 +194,7 @@ TEST_F(AgentHttpTest, HostileRequestsGet4xxAndTheAgentKeepsServing) {
       {"POST", "/v1/register", "[1,2]", 400, "JSON object"},
       {"POST", "/v1/register", deep, 400, "deeper than"},
       {"POST", "/v1/register", huge, 413, "larger than"},
-      {"POST", "/v1/register", large_data, 400, "data"},
+      {"POST", "/v1/register", large_data, 400, "longer than 2097152 bytes"},  // the request's own bound
       {"POST", "/v1/register", R"({"op":"deregister","path":"/x"})", 400, "\"op\""},
       {"POST", "/v1/register", R"({"path":"no-slash"})", 400, "path"},
       {"POST", "/v1/register", R"({"path":"/x","mode":"sometimes"})", 400, "mode \"sometimes\""},

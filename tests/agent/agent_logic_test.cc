@@ -18,7 +18,7 @@ namespace {
 using nlohmann::json;
 
 TEST(ParseRequestTest, ReadsEveryFieldOfARegister) {
-  json id;
+  RequestId id;
   auto r = ParseRequest(
       R"({"op":"register","path":"/a/b","data":"x","mode":"persistent-ttl","node_ttl_ms":5000,"ttl_ms":60000,"id":"q"})",
       id);
@@ -29,17 +29,17 @@ TEST(ParseRequestTest, ReadsEveryFieldOfARegister) {
   EXPECT_EQ(r->registration.mode, NodeMode::kPersistentWithTtl);
   EXPECT_EQ(r->registration.node_ttl.count(), 5000);
   EXPECT_EQ(r->registration.ttl.count(), 60000);
-  EXPECT_EQ(r->id, "q");
+  EXPECT_EQ(r->id.text(), "\"q\"");
 }
 
 TEST(ParseRequestTest, DefaultsAreAnEphemeralWithNoDataAndNoTtl) {
-  json id;
+  RequestId id;
   auto r = ParseRequest(R"({"op":"update","path":"/a"})", id);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->registration.mode, NodeMode::kEphemeral);
   EXPECT_EQ(r->registration.data, "");
   EXPECT_EQ(r->registration.ttl.count(), 0);
-  EXPECT_TRUE(r->id.is_null());
+  EXPECT_TRUE(r->id.empty());
 }
 
 TEST(ParseRequestTest, RejectsWhatIsWrongAndKeepsTheId) {
@@ -54,13 +54,13 @@ TEST(ParseRequestTest, RejectsWhatIsWrongAndKeepsTheId) {
                  Case{R"({"op":"register","path":"/a","mode":"persistent-ttl","id":1})", "node_ttl_ms"},
                  Case{R"({"op":"register","path":"/a","ttl_ms":1.5,"id":1})", "ttl_ms"},
                  Case{R"({"op":"register","path":"/a","mode":"sequential","id":1})", "mode \"sequential\""}}) {
-    json id;
+    RequestId id;
     auto r = ParseRequest(c.line, id);
     ASSERT_FALSE(r.ok()) << c.line;
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
     EXPECT_NE(r.status().message().find(c.message_part), std::string::npos) << c.line << ": " << r.status().message();
     if (std::string(c.line).find("\"id\":1") != std::string::npos) {
-      EXPECT_EQ(id, 1) << c.line;
+      EXPECT_EQ(id.text(), "1") << c.line;
     }
   }
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -16,9 +17,15 @@
 namespace zkspool::testing {
 namespace {
 
+// The binary under test: the build's own, or $ZKSPOOLCTL (to run the tests against another build).
+const char* Tool() {
+  const char* other = std::getenv("ZKSPOOLCTL");
+  return other != nullptr && *other != '\0' ? other : ZKSPOOLCTL;
+}
+
 std::vector<char*> Argv(const std::vector<std::string>& args, std::vector<std::string>& storage) {
   storage.clear();
-  storage.push_back(ZKSPOOLCTL);
+  storage.push_back(Tool());
   storage.insert(storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& s : storage) argv.push_back(s.data());
@@ -66,10 +73,10 @@ ToolRun RunTool(const std::vector<std::string>& args) {
   std::vector<char*> argv = Argv(args, storage);
   pid_t pid;
   ToolRun run;
-  int rc = posix_spawn(&pid, ZKSPOOLCTL, &actions, nullptr, argv.data(), environ);
+  int rc = posix_spawn(&pid, Tool(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
-    ADD_FAILURE() << "cannot run " << ZKSPOOLCTL;
+    ADD_FAILURE() << "cannot run " << Tool();
     return run;
   }
   int status;
@@ -91,7 +98,7 @@ ToolRun RunToolOnTerminal(const std::vector<std::string>& args) {
     return run;
   }
   if (pid == 0) {
-    execv(ZKSPOOLCTL, argv.data());
+    execv(Tool(), argv.data());
     _exit(127);
   }
   char buffer[4096];

@@ -1,5 +1,5 @@
-// Runs the built zkspoolctl binary (ZKSPOOLCTL, set by CMake) the way an operator would and
-// captures what it prints.
+// Runs the built zkspoolctl binary (ZKSPOOLCTL, set by CMake; the environment variable of the
+// same name overrides it) the way an operator would and captures what it prints.
 #pragma once
 
 #include <nlohmann/json.hpp>

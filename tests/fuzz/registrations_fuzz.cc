@@ -1,6 +1,6 @@
 // libFuzzer target: the agent's registrations file (LoadRegistrationsFile), which an operator
 // edits by hand and the agent rereads on SIGHUP. It must reject any bad file with an error, never
-// crash, and whatever it accepts must hold only entries the spool would take.
+// crash, and whatever it accepts must hold only entries the spool would take, within the limits.
 //
 // The loader reads a path, so each input goes into an anonymous memfd read back through
 // /proc/self/fd: no file on disk, nothing to clean up after a crash.
@@ -39,6 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(loaded.status().code() == StatusCode::kInvalidArgument);
     return 0;
   }
+  Check(loaded->size() <= agent::kMaxRegistrations);
   std::set<std::string> paths;
   for (const agent::Registration& r : *loaded) {
     Check(paths.insert(r.path).second);

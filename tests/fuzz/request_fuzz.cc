@@ -1,7 +1,8 @@
-// libFuzzer target: one line of the agent's JSON-lines protocol, as a service (or anything
-// writing to its stdin) might send it. The parser must never crash or throw; a parsed request
-// goes through the same validation Registrar::Register/Deregister apply before spooling; and the
-// reply the agent writes (spooled or error) must stay one line of valid JSON whatever the input.
+// libFuzzer target: the agent's whole way from the bytes a client writes to its stdin to the
+// replies it writes back: LineReader splits them into bounded lines, HandleRequest parses each
+// (bounded JSON), validates it as the spool would (a target that runs ValidateIntent instead of
+// spooling) and serialises the reply. Nothing may crash, hang or throw; every reply must be one
+// line of valid JSON; a request's id must come back as the exact text it was sent as.
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -9,10 +10,13 @@
 #include <string>
 #include <string_view>
 
+#include "line_reader.h"
 #include "protocol.h"
 #include "zkspool/spool.h"
 
 namespace {
+
+using namespace zkspool;
 
 void Check(bool ok) {
   if (!ok) std::abort();
@@ -23,31 +27,48 @@ void CheckOneJsonLine(const std::string& line) {
   Check(nlohmann::json::accept(line));
 }
 
+// Validates what would be spooled, as Spool::Append does first.
+class ValidatingTarget : public agent::RequestTarget {
+ public:
+  Result<uint64_t> Register(const agent::Registration& r) override {
+    BatchEntry put = agent::PutEntry(r);
+    return Spooled(ValidateIntent(put.intent, put.ttl, kDefaultMaxDataBytes));
+  }
+  Result<uint64_t> Deregister(const std::string& path, std::chrono::milliseconds ttl) override {
+    BatchEntry del = agent::DeleteEntry(path, ttl);
+    return Spooled(ValidateIntent(del.intent, del.ttl, kDefaultMaxDataBytes));
+  }
+  RegistrarStats Stats() override { return RegistrarStats(); }
+
+ private:
+  Result<uint64_t> Spooled(const Status& valid) {
+    if (!valid.ok()) return valid;
+    return ++seq_;
+  }
+  uint64_t seq_ = 0;
+};
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace zkspool;
-  const std::string_view line(reinterpret_cast<const char*>(data), size);
-  nlohmann::json id;
-  Result<agent::Request> request = agent::ParseRequest(line, id);
-  if (!request.ok()) {
-    Check(request.status().code() == StatusCode::kInvalidArgument);
-    CheckOneJsonLine(agent::ErrorEvent(id, request.status()));
-    return 0;
-  }
-  Check(request->id == id);
-  if (request->kind == agent::Request::Kind::kStats) return 0;
-
-  Intent intent;
-  intent.op = request->kind == agent::Request::Kind::kDeregister ? Op::kDelete : Op::kPut;
-  const agent::Registration& r = request->registration;
-  intent.path = r.path;
-  if (intent.op == Op::kPut) {
-    intent.data = r.data;
-    intent.mode = r.mode;
-    intent.node_ttl_ms = r.node_ttl.count();
-  }
-  Status valid = ValidateIntent(intent, r.ttl, kDefaultMaxDataBytes);
-  CheckOneJsonLine(valid.ok() ? agent::SpooledEvent(id, 1, r.path) : agent::ErrorEvent(id, valid));
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  ValidatingTarget target;
+  auto on_line = [&target](std::string_view line) {
+    agent::Reply reply = agent::HandleRequest(line, target);
+    CheckOneJsonLine(reply.line);
+    agent::RequestId id;
+    Result<agent::Request> request = agent::ParseRequest(line, id);
+    if (!request.ok()) {
+      Check(request.status().code() == StatusCode::kInvalidArgument);
+    } else {
+      Check(request->id == id);
+    }
+    if (!id.empty()) Check(reply.line.starts_with("{\"id\":" + id.text() + ","));
+  };
+  // Small lines here, so that the fuzzer's inputs reach the limit; the agent uses 2 MiB.
+  agent::LineReader lines(1024);
+  lines.Feed(input, on_line, [] { CheckOneJsonLine(agent::LineTooLongEvent()); });
+  Check(lines.buffered() <= 1024);
+  lines.Finish(on_line);
   return 0;
 }

@@ -102,6 +102,7 @@ std::optional<nlohmann::json> AgentProcess::NextEvent(std::chrono::milliseconds 
       nlohmann::json event = nlohmann::json::parse(line, nullptr, false);
       if (event.is_discarded()) event = {{"unparsed", line}};
       events_.push_back(event);
+      lines_.push_back(line);
       return event;
     }
     if (stdout_ended_) return std::nullopt;

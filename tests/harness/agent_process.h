@@ -42,6 +42,8 @@ class AgentProcess {
   // WaitFor an event whose "event" field is `name`.
   std::optional<nlohmann::json> WaitForEvent(const std::string& name, std::chrono::milliseconds timeout);
   const std::vector<nlohmann::json>& events() const { return events_; }
+  // The same lines as the agent wrote them (a number nlohmann cannot hold exactly stays exact).
+  const std::vector<std::string>& lines() const { return lines_; }
 
   void Signal(int signal);
   // SIGKILL and reap. Returns once the process is gone.
@@ -62,6 +64,7 @@ class AgentProcess {
   bool stdout_ended_ = false;
   std::optional<int> exit_status_;
   std::vector<nlohmann::json> events_;
+  std::vector<std::string> lines_;
 };
 
 }  // namespace zkspool::testing

@@ -284,7 +284,7 @@ TEST_F(RegistrarTest, HostsWithAChrootPutEverythingUnderIt) {
 TEST_F(RegistrarTest, BadOptionsAreRefusedWithAClearError) {
   RegistrarOptions o = Options();
   o.hosts = "";
-  EXPECT_EQ(Registrar::Open(o).status().ToString(), "invalid argument: hosts is empty: give a ZooKeeper connect string");
+  EXPECT_EQ(Registrar::Open(o).status().ToString(), "invalid argument: the ZooKeeper connect string is empty");
   o = Options();
   o.digest_auth = "no-colon";
   EXPECT_EQ(Registrar::Open(o).status().ToString(), "invalid argument: digest_auth must be \"user:password\"");

@@ -53,6 +53,10 @@ IOStatus DiskFullFs::GetFreeSpace(const std::string& path, const IOOptions& o, u
     *free = 0;
     return IOStatus::OK();
   }
+  if (free_when_not_full_ != UINT64_MAX) {
+    *free = free_when_not_full_;
+    return IOStatus::OK();
+  }
   return target()->GetFreeSpace(path, o, free, d);
 }
 

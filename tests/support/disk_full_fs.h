@@ -6,6 +6,7 @@
 #include <rocksdb/file_system.h>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 
 namespace zkspool::testing {
@@ -19,6 +20,9 @@ class DiskFullFs : public rocksdb::FileSystemWrapper {
   const char* Name() const override { return kClassName(); }
 
   void SetFull(bool full) { full_ = full; }
+  // What GetFreeSpace reports while not full; by default the real disk's free space. A small
+  // value is a disk where space returned, but not much of it.
+  void SetFreeBytesWhenNotFull(uint64_t bytes) { free_when_not_full_ = bytes; }
   bool full() const { return full_; }
   // Writes refused since construction.
   int refused() const { return refused_; }
@@ -40,6 +44,7 @@ class DiskFullFs : public rocksdb::FileSystemWrapper {
 
  private:
   std::atomic<bool> full_{false};
+  std::atomic<uint64_t> free_when_not_full_{UINT64_MAX};  // UINT64_MAX: the real disk's
   std::atomic<int> refused_{0};
 };
 

@@ -88,7 +88,7 @@ TEST_F(SpoolReaderTest, RefusesWhatIsNotAReadableSpool) {
   std::filesystem::create_directory(dir_.Sub("other"));
   std::ofstream(dir_.Sub("other") + "/notes.txt") << "x";
   auto other = SpoolReader::Open(dir_.Sub("other"));
-  EXPECT_EQ(other.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(other.status().code(), StatusCode::kNotASpool);
   EXPECT_NE(other.status().message().find("is not a spool"), std::string::npos);
 
   OpenSpool().reset();
@@ -153,7 +153,7 @@ TEST_F(SpoolReaderTest, OpenWithoutCreateRefusesMissingAndForeignDirectories) {
   EXPECT_EQ(Spool::Open(dir_.Sub("missing"), o).status().code(), StatusCode::kNotFound);
   EXPECT_FALSE(std::filesystem::exists(dir_.Sub("missing")));
   std::filesystem::create_directory(dir_.Sub("empty"));
-  EXPECT_EQ(Spool::Open(dir_.Sub("empty"), o).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Spool::Open(dir_.Sub("empty"), o).status().code(), StatusCode::kNotASpool);
   EXPECT_TRUE(std::filesystem::is_empty(dir_.Sub("empty")));
 }
 

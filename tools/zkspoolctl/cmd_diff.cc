@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common.h"
+#include "zkspool/registrar.h"
 #include "format.h"
 #include "zk_client.h"
 
@@ -95,6 +96,7 @@ int RunDiff(const DiffArgs& args) {
   if (!owned_list.ok()) return Fail(owned_list.status());
   const std::set<int64_t> owned(owned_list->begin(), owned_list->end());
 
+  if (zkspool::Status s = zkspool::ValidateConnectString(args.hosts); !s.ok()) return Fail(s.message(), kExitUsage);
   std::string error;
   auto zk = ZkClient::Connect(args.hosts, std::chrono::milliseconds(args.timeout_ms), error);
   if (!zk) return Fail(error, kExitError);

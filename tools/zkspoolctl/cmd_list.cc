@@ -123,7 +123,7 @@ int RunRegistered(const ListArgs& args) {
 void AddListOptions(CLI::App* sub, ListArgs& args) {
   sub->add_option("SPOOL", args.spool, "spool directory")->required();
   sub->add_option("--path", args.prefix, "only this path and the nodes under it");
-  sub->add_option("--limit", args.limit, "show at most N (0: all)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--limit", args.limit, "show at most N (0: all)")->check(WholeNumber(0));
   sub->add_flag("--json", args.json, "one JSON object per line instead of the table");
 }
 

@@ -105,7 +105,7 @@ void AddPurge(CLI::App& app, Command& run) {
   CLI::App* sub = app.add_subcommand(
       "purge", "Remove pending intents unapplied (writes; needs the spool not in use; asks for --yes on a terminal)");
   sub->add_option("SPOOL", args->spool, "spool directory")->required();
-  auto* seq = sub->add_option("--seq", args->seqs, "this pending intent (repeatable)");
+  auto* seq = sub->add_option("--seq", args->seqs, "this pending intent (repeatable)")->check(WholeNumber(1));
   auto* path = sub->add_option("--path", args->path, "every pending intent of exactly this path");
   auto* all = sub->add_flag("--all-pending", args->all, "every pending intent");
   seq->excludes(path, all);

@@ -2,6 +2,9 @@
 
 #include <spdlog/logger.h>
 
+#include <CLI/CLI.hpp>
+#include <charconv>
+
 #include <chrono>
 #include <iostream>
 
@@ -75,6 +78,19 @@ std::unique_ptr<zkspool::Spool> OpenOwner(const std::string& dir, const char* co
   }
   exit = kExitOk;
   return std::move(spool).value();
+}
+
+CLI::Validator WholeNumber(uint64_t min) {
+  return CLI::Validator(
+      [min](std::string& text) -> std::string {
+        uint64_t value = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < min) {
+          return "\"" + text + "\" is not a whole number of at least " + std::to_string(min);
+        }
+        return "";
+      },
+      "N>=" + std::to_string(min));
 }
 
 bool UnderPrefix(const std::string& path, const std::string& prefix) {

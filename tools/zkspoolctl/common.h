@@ -17,6 +17,7 @@
 
 namespace CLI {
 class App;
+class Validator;
 }
 
 namespace zkspoolctl {
@@ -66,6 +67,10 @@ std::optional<SpoolFacts> ReadFacts(const zkspool::SpoolReader& reader, int64_t 
 // Opens `dir` as its owner (never creating it); a spool in use is reported with what to do.
 std::unique_ptr<zkspool::Spool> OpenOwner(const std::string& dir, const char* command, int& exit);
 
+// A CLI11 check that an option is a whole number of at least `min` (fits in 64 bits), with a
+// message that says so (CLI11's own number checks print the range of a double: 300 digits).
+CLI::Validator WholeNumber(uint64_t min);
+
 // True if `path` is `prefix` or lies under it ("/" matches everything).
 bool UnderPrefix(const std::string& path, const std::string& prefix);
 
@@ -83,5 +88,6 @@ void AddPurge(CLI::App& app, Command& run);
 void AddDiff(CLI::App& app, Command& run);
 void AddFailed(CLI::App& app, Command& run);  // retry-failed, clear-failed
 void AddAgent(CLI::App& app, Command& run);   // agent ...: a running zkspool-agent's control API
+void AddSalvage(CLI::App& app, Command& run);
 
 }  // namespace zkspoolctl

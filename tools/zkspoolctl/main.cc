@@ -25,6 +25,17 @@ int main(int argc, char** argv) {
   AddDiff(app, run);
   AddFailed(app, run);
   AddAgent(app, run);
+  AddSalvage(app, run);
+  // CLI11 would call an unknown command "a subcommand is required".
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+      known = known || sub->check_name(argv[1]);
+    }
+    if (!known) return Fail(std::string("unknown command \"") + argv[1] + "\" (the commands: " + names + ")", kExitUsage);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

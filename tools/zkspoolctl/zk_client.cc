@@ -1,5 +1,8 @@
 #include "zk_client.h"
 
+#include <cerrno>
+#include <cstring>
+
 namespace zkspoolctl {
 
 std::unique_ptr<ZkClient> ZkClient::Connect(const std::string& hosts, std::chrono::milliseconds timeout,
@@ -11,7 +14,8 @@ std::unique_ptr<ZkClient> ZkClient::Connect(const std::string& hosts, std::chron
   const int session_timeout_ms = static_cast<int>(std::max<int64_t>(timeout.count(), 4000));
   client->zh_ = zookeeper_init(hosts.c_str(), &ZkClient::OnEvent, session_timeout_ms, nullptr, client.get(), 0);
   if (client->zh_ == nullptr) {
-    error = "cannot start a ZooKeeper client for '" + hosts + "' (bad connect string?)";
+    error = "cannot start a ZooKeeper client for '" + hosts + "': " + std::strerror(errno) +
+            " (a host name that does not resolve?)";
     return nullptr;
   }
   std::unique_lock lock(client->mu_);

@@ -3,7 +3,7 @@
 // after them is compared with the same process holding 0 nodes, run the same way. Each size runs
 // in a process of its own (this program again), so that one does not inherit the other's heap.
 // Figures in docs/performance.md.
-// Usage: memory_bench [--registered N] [--passes P]   (defaults 100000, 2)
+// Usage: registered_memory_bench [--registered N] [--passes P]   (defaults 100000, 2)
 #include <malloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--passes") == 0 && i + 1 < argc) {
       passes = std::max(1, std::atoi(argv[++i]));
     } else {
-      std::fprintf(stderr, "usage: memory_bench [--registered N] [--passes P]\n");
+      std::fprintf(stderr, "usage: registered_memory_bench [--registered N] [--passes P]\n");
       return 2;
     }
   }
@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
   auto zk = zkspool::testing::ZkEnsemble::Start(eo);
   std::string scratch = (std::filesystem::temp_directory_path() / "zkspool-mem-XXXXXX").string();
   if (::mkdtemp(scratch.data()) == nullptr) return 1;
-  std::printf("memory_bench: RSS of a registrar after %d anti-entropy passes, 0 vs %ld registered nodes\n", passes,
+  std::printf("registered_memory_bench: RSS of a registrar after %d anti-entropy passes, 0 vs %ld registered nodes\n", passes,
               registered);
   const long empty = RunChild(zk->ConnectString(), scratch + "/empty", 0, passes);
   const long full = RunChild(zk->ConnectString(), scratch + "/full", registered, passes);
