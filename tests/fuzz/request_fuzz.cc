@@ -39,6 +39,10 @@ class ValidatingTarget : public agent::RequestTarget {
     return Spooled(ValidateIntent(del.intent, del.ttl, kDefaultMaxDataBytes));
   }
   RegistrarStats Stats() override { return RegistrarStats(); }
+  void Leave() override {}
+  Result<std::pair<size_t, size_t>> RetryFailed() override {
+    return std::pair<size_t, size_t>(0, 0);
+  }
 
  private:
   Result<uint64_t> Spooled(const Status& valid) {
