@@ -59,6 +59,7 @@ std::variant<CommandLine, int> ParseCommandLine(int argc, char** argv) {
       {"--session-timeout", "10s", std::chrono::milliseconds(1), std::chrono::hours(1), &registrar.session_timeout},
       {"--default-ttl", "0", std::chrono::milliseconds(0), kMaxSpoolTtl, &registrar.default_ttl},
       {"--metrics-interval", "5s", std::chrono::milliseconds(100), std::chrono::hours(1), &options.metrics_interval},
+      {"--reconnect-jitter", "1s", std::chrono::milliseconds(0), std::chrono::hours(1), &registrar.reconnect_jitter},
       {"--health-max-pending-age", "30s", std::chrono::seconds(1), std::chrono::hours(24 * 365),
        &options.health_max_pending_age},
   };
@@ -103,6 +104,13 @@ std::variant<CommandLine, int> ParseCommandLine(int argc, char** argv) {
                  "Refuse new intents while the waiting ones take this much (bytes; KiB, MiB, GiB suffixes)")
       ->capture_default_str()->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()));
+  app.add_option("--max-ops-per-second", registrar.max_ops_per_second,
+                 "Hard ceiling on ZooKeeper operations sent per second, on top of the pacing; 0 = none")
+      ->capture_default_str()->check(CLI::Range(0.0, 1e9));
+  app.add_option("--reconnect-jitter", duration("--reconnect-jitter"),
+                 "Wait a random time up to this after a reconnect before sending the backlog, so that a fleet "
+                 "does not drain in lockstep")
+      ->capture_default_str();
   app.add_option("--metrics-textfile", options.metrics_textfile,
                  "Write Prometheus metrics to this file (atomically) for node_exporter's textfile collector");
   app.add_option("--metrics-interval", duration("--metrics-interval"), "Metrics file refresh interval")

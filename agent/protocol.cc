@@ -135,6 +135,11 @@ std::string StatsEvent(const RequestId& id, const RegistrarStats& stats) {
   out["reasserted"] = stats.reasserted;
   out["conflicting_paths"] = stats.conflicting_paths;
   out["last_error"] = stats.last_error;
+  out["operations_in_flight"] = stats.operations_in_flight;
+  out["pacer_window"] = stats.pacer_window;
+  out["pacer_latency_ms"] = stats.pacer_latency_ms;
+  out["pacer_cuts"] = stats.pacer_cuts;
+  out["throttled_ms"] = stats.throttled_ms;
   return WithId(out, id);
 }
 
@@ -180,6 +185,9 @@ std::string RegistrarEventJson(const RegistrarEvent& event) {
     case RegistrarEvent::Kind::kConflict:
     case RegistrarEvent::Kind::kWaiting:
       out["path"] = event.path;
+      out["message"] = event.message;
+      break;
+    case RegistrarEvent::Kind::kPaced:
       out["message"] = event.message;
       break;
     case RegistrarEvent::Kind::kFailed:

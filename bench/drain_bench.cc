@@ -216,7 +216,7 @@ zkspool::RegistrarOptions Options(const std::string& dir, const std::string& hos
 // With `reassert_seconds`, the session is then expired and the time from the new session's
 // SyncConnected until every node is re-created is stored there.
 double ReconcilerDrain(const std::string& dir, const std::string& hosts, int count, const std::string& parent,
-                       double* reassert_seconds = nullptr) {
+                       double* reassert_seconds = nullptr, bool pace = true) {
   {
     zkspool::SpoolOptions so;
     so.durability = zkspool::Durability::kBuffered;  // filling the backlog is not what is timed
@@ -234,6 +234,8 @@ double ReconcilerDrain(const std::string& dir, const std::string& hosts, int cou
   std::atomic<int64_t> reconnected_at{0};  // the first SyncConnected of a later session
   std::atomic<int64_t> first_session{0};
   zkspool::RegistrarOptions options = Options(dir, hosts);
+  options.pace = pace;
+  options.reconnect_jitter = 0ms;  // a fleet's spreading, measured by fleet_bench; here it would only add a wait
   options.on_event = [&](const zkspool::RegistrarEvent& e) {
     if (e.kind != zkspool::RegistrarEvent::Kind::kSession || e.session_state != zkspool::SessionState::kConnected) {
       return;
@@ -364,7 +366,7 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(scratch);
     return 0;
   }
-  std::vector<double> raws, multis, recs, reasserts;
+  std::vector<double> raws, multis, recs, reasserts, unpaced;
   for (int r = 0; r < repetitions; ++r) {
     const std::string run = std::to_string(r);
     raws.push_back(RawPipelined(hosts, count, 1000, "/raw" + run));
@@ -372,8 +374,10 @@ int main(int argc, char** argv) {
     double reassert = 0;
     recs.push_back(ReconcilerDrain(scratch + "/drain" + run, hosts, count, "/rec" + run, &reassert));
     reasserts.push_back(reassert);
+    unpaced.push_back(ReconcilerDrain(scratch + "/unpaced" + run, hosts, count, "/unpaced" + run, nullptr, false));
   }
   const double raw = Median(raws), multi = Median(multis), rec = Median(recs), re = Median(reasserts);
+  const double rec_unpaced = Median(unpaced);
   const double seq = Sequential(hosts, count);
   std::printf("medians of %d runs\n", repetitions);
   std::printf("%-40s %9.3f s %9.0f /s\n", "raw pipelined zoo_acreate", raw, count / raw);
@@ -385,6 +389,9 @@ int main(int argc, char** argv) {
   std::printf("ratio reconciler/raw        %.2fx (target >= 1.0)\n", raw / rec);
   std::printf("ratio reconciler/sequential %.2fx (target >= 10)\n", seq / rec);
   std::printf("ratio reconciler/raw multi  %.2fx (target >= 0.9: the batching ceiling)\n", multi / rec);
+  std::printf("%-40s %9.3f s %9.0f /s\n", "reconciler drain, pacer off", rec_unpaced, count / rec_unpaced);
+  std::printf("ratio paced/unpaced drain   %.2fx (target >= 0.9: the pacer costs a single host nothing)\n",
+              rec_unpaced / rec);
   std::printf("%-40s %9.3f s %9.0f /s\n", "re-creation after a session expiry", re, count / re);
   std::printf("ratio re-creation/fresh drain %.2fx (target >= 0.8)\n", rec / re);
 

@@ -94,6 +94,18 @@ std::string RenderPrometheusText(const RegistrarStats& stats, const std::string&
   w.Gauge("zkspool_conflicting_paths", "Paths currently waiting on a conflict.",
           static_cast<double>(stats.conflicting_paths.size()));
 
+  w.Gauge("zkspool_pacer_window_operations", "Operations the pacer lets out at once now (max_in_flight when off).",
+          static_cast<double>(stats.pacer_window));
+  w.Gauge("zkspool_pacer_latency_seconds", "Call latency the pacer sees (moving average).",
+          stats.pacer_latency_ms / 1000.0);
+  w.Counter("zkspool_pacer_cuts_total", "Times the pacer halved the window: late calls or a lost connection.",
+            static_cast<double>(stats.pacer_cuts));
+  w.Counter("zkspool_throttled_seconds_total",
+            "Time work was ready but held back by the pacer, the ceiling or the reconnect jitter.",
+            static_cast<double>(stats.throttled_ms) / 1000.0);
+  w.Gauge("zkspool_operations_in_flight", "ZooKeeper operations sent and not yet answered.",
+          static_cast<double>(stats.operations_in_flight));
+
   const LatencyHistogram& h = stats.apply_latency;
   w.Family("zkspool_apply_latency_seconds", "histogram", "Time from spooling an intent to applying it.");
   uint64_t cumulative = 0;

@@ -30,6 +30,7 @@ const char* EventKindName(RegistrarEvent::Kind kind) {
     case RegistrarEvent::Kind::kExpired: return "expired";
     case RegistrarEvent::Kind::kConflict: return "conflict";
     case RegistrarEvent::Kind::kWaiting: return "waiting";
+    case RegistrarEvent::Kind::kPaced: return "paced";
     case RegistrarEvent::Kind::kFailed: return "failed";
   }
   return "unknown";
@@ -119,6 +120,13 @@ Status CheckOptionRanges(const RegistrarOptions& o) {
     if (value.count() < 1 || value > kMaxSpoolTtl) {
       return OutOfRange(name, value.count(), "1 to " + std::to_string(kMaxSpoolTtl.count()) + " ms");
     }
+  }
+  if (o.reconnect_jitter.count() < 0 || o.reconnect_jitter > std::chrono::hours(1)) {
+    return OutOfRange("reconnect_jitter", o.reconnect_jitter.count(), "0 to 3600000 ms");
+  }
+  if (!(o.max_ops_per_second >= 0) || o.max_ops_per_second > 1e9) {
+    return Status::InvalidArgument("max_ops_per_second " + std::to_string(o.max_ops_per_second) +
+                                   " is out of range: 0 (none) to 1e9");
   }
   if (o.conflict_backoff_max < o.conflict_backoff_min) {
     return Status::InvalidArgument("conflict_backoff_max must be at least conflict_backoff_min");

@@ -42,6 +42,7 @@ struct RegistrarEvent {
     kWaiting,   // `path` waits for its parent, which cannot be made yet (an ancestor with an
                 // intent of its own, a missing chroot being created, a failed parent create);
                 // retried with backoff; `message` says why
+    kPaced,     // the pacer halved what may be in flight; `message` says to what and why
     kFailed,    // `seq` is parked as failed; `message` says why
   };
   Kind kind = Kind::kSession;
@@ -81,6 +82,18 @@ struct RegistrarOptions {
   // ZooKeeper client; this bounds that memory whatever the registered set holds. 0: no watches.
   // Default 10,000.
   size_t max_watches = 10'000;
+  // Pace what is in flight by the latency the servers show (docs/operations.md, "Fleets"): the
+  // window starts small after each connect, doubles while calls complete well within the session
+  // timeout, and halves when they take a sixth of it or the connection drops, so that a fleet
+  // recovering from an outage at once never drives the ensemble into session expiries. Off, the
+  // window is always max_in_flight (only for comparisons). Default on.
+  bool pace = true;
+  // After a reconnect (not the first connect after Open), wait a random time up to this before
+  // sending the backlog, so that a fleet does not move in lockstep; the anti-entropy timer
+  // varies by +-10% for the same reason. 0 to 1 hour. Default 1 s.
+  std::chrono::milliseconds reconnect_jitter{1'000};
+  // A hard ceiling on operations sent per second, on top of the pacing; 0: none. Default none.
+  double max_ops_per_second = 0;
   // First and longest wait before retrying a path held by another session, denied by an ACL or
   // waiting for a parent. Defaults 200 ms, 30 s.
   std::chrono::milliseconds conflict_backoff_min{200};
@@ -141,6 +154,13 @@ struct RegistrarStats {
   // False while a new session could not be saved in the spool: nothing is sent on it (an
   // ephemeral node created on a session the spool does not know looks foreign after a restart).
   bool session_saved = true;
+  // The pacer (RegistrarOptions::pace): operations it lets out at once now, the call latency it
+  // sees (a moving average), how often it halved the window, and how long work waited for it
+  // (window full, ceiling reached, or the jitter after a reconnect) since Open.
+  uint64_t pacer_window = 0;
+  double pacer_latency_ms = 0;
+  uint64_t pacer_cuts = 0;
+  uint64_t throttled_ms = 0;
 };
 
 // Checks a ZooKeeper connect string, "host:port[,host:port...][/chroot]" (hosts may be names or

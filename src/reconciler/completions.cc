@@ -1,6 +1,7 @@
 // What comes back: every answer moves its path to its next state. Retries live here and
 // nowhere else: uncertain outcomes are tried again shortly (once connected), conflicts, ACL
 // denials and parents that cannot be made back off exponentially, and nothing spins.
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -41,6 +42,10 @@ void Reconciler::HandleCompletion(const Completion& c) {
   if (it == calls_.end()) return;
   Call call = std::move(it->second);
   calls_.erase(it);
+  const size_t window = pacer_.window();
+  const auto now = Clock::now();
+  pacer_.OnAnswer(call.ops, call.sent, now);
+  EmitCut(window, fmt::format("a call took {} ms", MsBetween(call.sent, now)));
   if (c.rc == ZSESSIONEXPIRED && c.token >= first_token_of_handle_ && connected_) server_ended_session_ = true;
   switch (call.kind) {
     case Call::Kind::kParent:

@@ -1,6 +1,7 @@
 // What is sent: pending intents loaded from the spool, the registered set streamed for
 // re-creation and anti-entropy, and the window that every call goes through, with fresh creates
 // in multis and their missing parents sent just ahead.
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -198,28 +199,73 @@ AncestorPlan Reconciler::Plan(const std::string& path) const {
 
 uint64_t Reconciler::Submit(Call call, size_t ops) {
   const uint64_t token = next_token_++;
+  call.ops = ops;
+  call.sent = Clock::now();
   calls_.emplace(token, std::move(call));
   ops_in_flight_ += ops;
+  pacer_.Spend(ops);
   return token;
+}
+
+size_t Reconciler::Room(Clock::time_point now) {
+  const size_t window = pacer_.window();
+  const size_t free = window > ops_in_flight_ ? window - ops_in_flight_ : 0;
+  return std::min(free, pacer_.Allowance(now));
+}
+
+// Time during which work was ready but the pacer held it back (Stats().throttled_ms).
+void Reconciler::NoteThrottled(bool throttled, Clock::time_point now) {
+  if (throttled && !throttled_since_) throttled_since_ = now;
+  if (!throttled && throttled_since_) {
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - *throttled_since_);
+    throttled_since_.reset();
+    std::lock_guard lock(mu_);
+    stats_.throttled_ms += static_cast<uint64_t>(waited.count());
+  }
+}
+
+void Reconciler::EmitCut(size_t before, std::string_view why) {
+  const size_t after = pacer_.window();
+  if (after >= before) return;
+  std::string message = fmt::format(
+      "the pacer halved what may be in flight from {} to {} operations: {} (the limit is {} ms, a sixth of the "
+      "session timeout)",
+      before, after, why, static_cast<int>(negotiated_timeout_ms_ * Pacer::kCutAbove));
+  if (pacer_.cuts() == 1 || pacer_.cuts() % 100 == 0) log_->warn("{}", message);
+  RegistrarEvent event;
+  event.kind = RegistrarEvent::Kind::kPaced;
+  event.message = std::move(message);
+  Emit(std::move(event));
 }
 
 void Reconciler::IssueReady() {
   if (!connected_ || !session_saved_ || records_failing_ > 0) return;
-  WakeDelayed(Clock::now());
+  const auto now = Clock::now();
+  WakeDelayed(now);
   LoadPending();
   PullRegistered();
+  if (now < hold_until_) {
+    NoteThrottled(!ready_.empty(), now);
+    return;
+  }
+  if (!calls_.empty()) {  // a call stuck past the cut line slows us before its answer comes
+    const size_t window = pacer_.window();
+    pacer_.OnOldestOut(calls_.begin()->second.sent, now);
+    EmitCut(window, fmt::format("a call has been out for {} ms", MsBetween(calls_.begin()->second.sent, now)));
+  }
   // Half the window per multi, so that one multi is on the wire while the answer to the other
   // is handled here.
-  const size_t batch_target = std::clamp<size_t>(window_ / 2, 1, kMaxBatch);
+  const size_t batch_target = std::clamp<size_t>(pacer_.window() / 2, 1, kMaxBatch);
+  size_t room = Room(now);
   std::vector<PathWork*> multi;
   std::unordered_set<std::string> in_multi;
   size_t multi_bytes = 0;
   bool synced = false;
   while (!ready_.empty() && connected_) {
-    if (ops_in_flight_ + multi.size() >= window_) break;
+    if (multi.size() >= room) break;
     // Wait for room for a whole multi: refilling the window as each op completes would break
     // a backlog into ever smaller multis.
-    if (multi.empty() && ops_in_flight_ > 0 && window_ - ops_in_flight_ < batch_target) break;
+    if (multi.empty() && ops_in_flight_ > 0 && room < batch_target) break;
     PathWork* work = paths_.Find(ready_.front());
     ready_.pop_front();
     if (work == nullptr) continue;
@@ -243,18 +289,21 @@ void Reconciler::IssueReady() {
     }
     if (!IsBatchable(*work)) {
       IssueOne(*work);
+      room = Room(now);
       continue;
     }
     const Intent& desired = work->task->desired();
     const size_t bytes = desired.path.size() + desired.data.size() + kOpOverhead;
     if (bytes >= kMaxBatchBytes) {  // a large node goes alone, so no multi nears jute.maxbuffer
       IssueOne(*work);
+      room = Room(now);
       continue;
     }
     if (multi_bytes + bytes > kMaxBatchBytes) {
       IssueMulti(multi);
       in_multi.clear();
       multi_bytes = 0;
+      room = Room(now);
     }
     IssueParents(plan.missing, desired);
     work->in_multi = true;
@@ -265,9 +314,11 @@ void Reconciler::IssueReady() {
       IssueMulti(multi);
       in_multi.clear();
       multi_bytes = 0;
+      room = Room(now);
     }
   }
   IssueMulti(multi);
+  NoteThrottled(!ready_.empty(), now);
   WatchApplied();
 }
 

@@ -36,7 +36,10 @@ void KeepUntilExit(std::unique_ptr<ZkSession> session, std::unique_ptr<Completio
 }  // namespace
 
 Reconciler::Reconciler(RegistrarOptions options, std::shared_ptr<Spool> spool, std::shared_ptr<spdlog::logger> log)
-    : options_(std::move(options)), spool_(std::move(spool)), log_(std::move(log)), window_(options_.max_in_flight) {}
+    : options_(std::move(options)),
+      spool_(std::move(spool)),
+      log_(std::move(log)),
+      pacer_(options_.max_in_flight, options_.max_ops_per_second, options_.pace) {}
 
 Reconciler::~Reconciler() { Stop(Registrar::CloseMode::kEndSession); }
 
@@ -154,7 +157,8 @@ void Reconciler::Run() {
     if (now >= next_expire_check_) RunExpire();
     if (!connected_ && !session_dead_ && now >= next_unreachable_report_) ReportUnreachable(now);
     if (now >= next_anti_entropy_) {
-      next_anti_entropy_ = now + options_.anti_entropy_interval;
+      // +-10%, so that a fleet's passes drift apart instead of landing together.
+      next_anti_entropy_ = now + options_.anti_entropy_interval * 9 / 10 + Jitter(options_.anti_entropy_interval / 5);
       if (connected_ && !scan_.active) StartScan(/*create_first=*/false);  // a reconnect verifies anyway
     }
     IssueReady();
@@ -181,6 +185,14 @@ Reconciler::Clock::time_point Reconciler::NextDeadline(Clock::time_point now) co
     deadline = std::min(deadline, std::max(next_anti_entropy_, now));
     if (!delayed_.empty()) deadline = std::min(deadline, delayed_.begin()->first);
     if (!session_saved_) deadline = std::min(deadline, retry_save_at_);
+    if (hold_until_ > now) deadline = std::min(deadline, hold_until_);
+    if (throttled_since_) deadline = std::min(deadline, std::max(pacer_.NextToken(now), now + std::chrono::milliseconds(1)));
+    // A call out past the pacer's cut line counts as late before its answer comes.
+    if (!calls_.empty()) {
+      const auto cut_at = calls_.begin()->second.sent +
+                          std::chrono::milliseconds(static_cast<int64_t>(negotiated_timeout_ms_ * Pacer::kCutAbove) + 1);
+      if (cut_at > now) deadline = std::min(deadline, cut_at);
+    }
   }
   if (!records_.empty()) deadline = std::min(deadline, std::max(retry_records_at_, now));
   if (session_dead_) deadline = std::min(deadline, retry_session_at_);
@@ -198,6 +210,11 @@ void Reconciler::HandBackMemory() {
   if (tracked_peak_ < kBurst || paths_.size() > 0 || !records_.empty()) return;
   ::malloc_trim(0);
   tracked_peak_ = 0;
+}
+
+Reconciler::Clock::duration Reconciler::Jitter(Clock::duration up_to) {
+  if (up_to <= Clock::duration::zero()) return Clock::duration::zero();
+  return Clock::duration(std::uniform_int_distribution<int64_t>(0, up_to.count())(rng_));
 }
 
 void Reconciler::Emit(RegistrarEvent event) {
@@ -220,6 +237,9 @@ void Reconciler::PublishStats() {
   stats_.paths_waiting_parent = paths_.count(PathState::kWaitingParent);
   stats_.operations_in_flight = ops_in_flight_;
   stats_.session_saved = session_saved_;
+  stats_.pacer_window = pacer_.window();
+  stats_.pacer_latency_ms = pacer_.latency_ms();
+  stats_.pacer_cuts = pacer_.cuts();
   stats_.blocked_paths.clear();
   stats_.conflicting_paths.clear();
   for (const std::string& path : paths_.blocked()) {

@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -34,6 +35,7 @@
 #include "reconciler/ancestors.h"
 #include "reconciler/apply_task.h"
 #include "reconciler/outcome_board.h"
+#include "reconciler/pacer.h"
 #include "reconciler/path_table.h"
 #include "zkspool/session_id.h"
 #include "zk/chroot_maker.h"
@@ -73,6 +75,8 @@ class Reconciler : public CompletionSink {
     enum class Kind { kPath, kMulti, kParent } kind = Kind::kPath;
     std::vector<PathWork*> works;  // kPath: one; kMulti: its creates, in op order
     std::string parent;            // kParent
+    size_t ops = 1;                // what it weighs in the window
+    Clock::time_point sent{};      // for the pacer's latency
   };
   // The registered set, streamed through the window after a new session (ephemerals created
   // first) or for anti-entropy (every node read first).
@@ -131,6 +135,12 @@ class Reconciler : public CompletionSink {
   bool TakeWatch(const std::string& path);
   void MakeReady(PathWork& work, bool front = false);
   uint64_t Submit(Call call, size_t ops);
+  // Operations that may be sent now: the pacer's window less what is out, within its ceiling.
+  size_t Room(Clock::time_point now);
+  void NoteThrottled(bool throttled, Clock::time_point now);
+  // After a pacer call: if it cut the window from `before`, logs it and emits kPaced.
+  void EmitCut(size_t before, std::string_view why);
+  Clock::duration Jitter(Clock::duration up_to);
 
   // completions.cc
   void HandleCompletion(const Completion& c);
@@ -174,9 +184,14 @@ class Reconciler : public CompletionSink {
   PathTable paths_;
   std::deque<std::string> ready_;                          // paths in kQueued to send
   std::multimap<Clock::time_point, std::string> delayed_;  // paths in a backoff state
-  std::unordered_map<uint64_t, Call> calls_;               // token -> what it is for
+  std::map<uint64_t, Call> calls_;  // token -> what it is for; the first is the oldest out
   size_t ops_in_flight_ = 0;
-  size_t window_ = 0;                                      // operations allowed out at once
+  Pacer pacer_;
+  bool connected_before_ = false;         // a later connect is a reconnect (jitter)
+  int negotiated_timeout_ms_ = 10'000;
+  Clock::time_point hold_until_{};        // the jitter after a reconnect: nothing is sent before
+  std::optional<Clock::time_point> throttled_since_;  // work waits for the pacer since then
+  std::mt19937_64 rng_{std::random_device{}()};
   uint64_t next_token_ = 1;
   // Calls with tokens from here on went out on the current handle. A ZSESSIONEXPIRED answer to one
   // of them while the handle still says CONNECTED means the server ended the session without

@@ -43,6 +43,9 @@ void Reconciler::HandleEvents(const std::vector<ZkEvent>& events) {
       session_dead_ = true;
       retry_session_at_ = Clock::now() + kAuthFailedRetry;
     } else if (connected_) {  // CONNECTING / ASSOCIATING: the connection is gone, maybe not the session
+      const size_t window = pacer_.window();
+      pacer_.OnConnectionLoss(Clock::now());
+      EmitCut(window, "the connection was lost");
       MarkDisconnected(Clock::now());
       log_->warn("lost the connection to ZooKeeper; session {} may still be alive",
                  FormatSessionId(ownership_.current_session));
@@ -76,6 +79,13 @@ void Reconciler::OnConnected() {
   }
   verified_since_open_ = true;
   known_parents_.clear();  // parent creates sent on the last connection may never have arrived
+  // The pacer starts small on every connection. After a reconnect a random wait first: a fleet
+  // that lost the ensemble together finds it again together, and must not drain in lockstep.
+  negotiated_timeout_ms_ = session_->negotiated_timeout_ms();
+  pacer_.SetSessionTimeout(std::chrono::milliseconds(negotiated_timeout_ms_));
+  pacer_.Restart();
+  if (connected_before_ && options_.pace) hold_until_ = Clock::now() + Jitter(options_.reconnect_jitter);
+  connected_before_ = true;
   SetSessionState(SessionState::kConnected);
   RunExpire();  // drop what ran out while we were away before anything is sent
   // Calls whose outcome the lost connection hid may go again now.
