@@ -17,7 +17,7 @@
 //                (numChildren of each host's parent), never from our own counters
 //   latency      the servers' zk_max_latency (mntr) and the most outstanding requests sampled
 // Usage: fleet_bench [--hosts N] [--registered R] [--spooled B] [--outage S] [--session-ms MS]
-//                    [--runs K] [--only paced|unpaced] [--give-up S]
+//                    [--runs K] [--only paced|unpaced] [--give-up S] [--server-heap-mb MB]
 // Defaults: N 150, R 200, B 1000, 30 s outage, 6 s sessions, 1 run, give up 240 s after the quorum
 // returns. Memory: a few MiB per host (spool caches, client buffers).
 #include <sys/resource.h>
@@ -58,6 +58,7 @@ struct Config {
   int session_ms = 6000;
   int runs = 1;
   int give_up_s = 240;
+  int heap_mb = 256;
   bool paced = true;
   bool unpaced = true;
 };
@@ -240,6 +241,7 @@ Result RunFleet(const Config& config, bool pace, const std::string& scratch) {
   ensemble_options.members = 3;
   ensemble_options.tick_ms = 2000;  // ZooKeeper's default; sessions of 6 s need ticks of at most 3 s
   ensemble_options.force_sync = true;
+  ensemble_options.heap_mb = config.heap_mb;
   auto zk = ZkEnsemble::Start(ensemble_options);
   const std::string hosts = zk->ConnectString();
   MakeParents(hosts, config.hosts);
@@ -391,13 +393,14 @@ int main(int argc, char** argv) {
     else if (arg == "--session-ms") config.session_ms = IntArg(i, argc, argv);
     else if (arg == "--runs") config.runs = IntArg(i, argc, argv);
     else if (arg == "--give-up") config.give_up_s = IntArg(i, argc, argv);
+    else if (arg == "--server-heap-mb") config.heap_mb = IntArg(i, argc, argv);
     else if (arg == "--only" && i + 1 < argc) {
       const std::string which = argv[++i];
       config.paced = which == "paced";
       config.unpaced = which == "unpaced";
     } else {
       std::fprintf(stderr, "usage: fleet_bench [--hosts N] [--registered R] [--spooled B] [--outage S] "
-                           "[--session-ms MS] [--runs K] [--only paced|unpaced] [--give-up S]\n");
+                           "[--session-ms MS] [--runs K] [--only paced|unpaced] [--give-up S] [--server-heap-mb MB]\n");
       return 2;
     }
   }
@@ -413,9 +416,9 @@ int main(int argc, char** argv) {
   }
   const std::string scratch = std::filesystem::temp_directory_path() / ("fleet_bench." + std::to_string(getpid()));
   std::printf("fleet: %d hosts x (%d registered + %d spooled during a %d s quorum loss), sessions %d ms, "
-              "3-node ensemble (tickTime 2000, forceSync), nproc %u\n",
+              "3-node ensemble (tickTime 2000, forceSync, %d MiB heaps), nproc %u\n",
               config.hosts, config.registered, config.spooled, config.outage_s, config.session_ms,
-              std::thread::hardware_concurrency());
+              config.heap_mb, std::thread::hardware_concurrency());
   for (int run = 1; run <= config.runs; ++run) {
     // Unpaced first, so that a paced run never follows on the warmer page cache alone.
     if (config.unpaced) Print(("unpaced#" + std::to_string(run)).c_str(), RunFleet(config, false, scratch));

@@ -34,6 +34,10 @@ bool IsBatchable(const PathWork& work) {
 }  // namespace
 
 void Reconciler::LoadPending() {
+  // Read to the end with nothing appended since (every append notifies): a read would find
+  // nothing, and a read costs an iterator and a seek, on every pass of the loop.
+  const uint64_t notifies = notifies_.load();
+  if (read_to_end_at_ == notifies) return;
   const size_t active_limit = std::max(4 * options_.max_in_flight, kMinActivePaths);
   while (paths_.active() < active_limit && paths_.size() < kMaxTrackedPaths && paths_.bytes() < kMaxTrackedBytes) {
     Result<std::vector<SpooledIntent>> chunk = spool_->ReadPending(read_cursor_, kLoadChunk);
@@ -41,10 +45,14 @@ void Reconciler::LoadPending() {
       log_->error("cannot read pending intents: {}", chunk.status().ToString());
       return;
     }
-    if (chunk->empty()) return;
+    const bool at_end = chunk->size() < kLoadChunk;
     for (SpooledIntent& r : *chunk) {
       read_cursor_ = r.seq + 1;
       AddIntent(std::move(r));
+    }
+    if (at_end) {
+      read_to_end_at_ = notifies;
+      return;
     }
   }
 }

@@ -62,6 +62,7 @@ Status Reconciler::Start() {
 }
 
 void Reconciler::Notify() {
+  ++notifies_;
   std::lock_guard lock(mu_);
   woken_ = true;
   wake_cv_.notify_one();
@@ -186,7 +187,8 @@ Reconciler::Clock::time_point Reconciler::NextDeadline(Clock::time_point now) co
     if (!delayed_.empty()) deadline = std::min(deadline, delayed_.begin()->first);
     if (!session_saved_) deadline = std::min(deadline, retry_save_at_);
     if (hold_until_ > now) deadline = std::min(deadline, hold_until_);
-    if (throttled_since_) deadline = std::min(deadline, std::max(pacer_.NextToken(now), now + std::chrono::milliseconds(1)));
+    // Held by the ceiling: wake when a token comes. Held by a full window: an answer wakes us.
+    if (throttled_since_ && pacer_.NextToken(now) > now) deadline = std::min(deadline, pacer_.NextToken(now));
     // A call out past the pacer's cut line counts as late before its answer comes.
     if (!calls_.empty()) {
       const auto cut_at = calls_.begin()->second.sent +

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -208,6 +209,8 @@ class Reconciler : public CompletionSink {
   bool session_dead_ = false;
   Clock::time_point retry_session_at_{};
   uint64_t read_cursor_ = 0;
+  std::atomic<uint64_t> notifies_{0};  // Notify() calls: every append makes one
+  uint64_t read_to_end_at_ = UINT64_MAX;  // notifies_ when the spool was last read to its end
   RegisteredScan scan_;
   std::unordered_set<std::string> known_parents_;  // created (or asked to be) on this connection
   std::deque<std::string> to_watch_;               // applied puts without a watch yet

@@ -363,7 +363,7 @@ void ZkEnsemble::Launch(int member) {
   // are allowed, so no allocation, no PATH search, no iostreams.
   std::vector<std::string> args = {
       java_,
-      "-Xmx256m",
+      "-Xmx" + std::to_string(options_.heap_mb) + "m",
       "-Xms16m",
       "-XX:+UseSerialGC",         // no parallel GC threads fighting over 2 cores
       "-XX:TieredStopAtLevel=1",  // C1 only: the server is short-lived, start time matters

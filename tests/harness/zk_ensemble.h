@@ -50,6 +50,9 @@ struct EnsembleOptions {
   // ZooKeeper's own default is forceSync=yes (fsync the txn log before acknowledging). Tests
   // turn it off (SIGKILL loses nothing either way); benchmarks keep the production default.
   bool force_sync = false;
+  // Each JVM's heap (-Xmx). 256 MiB suits tests; a benchmark that stores hundreds of thousands
+  // of nodes needs more, or it measures the garbage collector.
+  int heap_mb = 256;
 };
 
 class ZkEnsemble {
