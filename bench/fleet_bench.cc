@@ -143,11 +143,12 @@ class Sampler {
   zhandle_t* zh_;
 };
 
-uint64_t MntrValue(const std::string& mntr, const std::string& key) {
+int64_t MntrValue(const std::string& mntr, const std::string& key) {
   std::istringstream in(mntr);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind(key + "\t", 0) == 0) return std::strtoull(line.c_str() + key.size() + 1, nullptr, 10);
+    // A member between roles was seen to report -1.
+    if (line.rfind(key + "\t", 0) == 0) return std::max<int64_t>(0, std::strtoll(line.c_str() + key.size() + 1, nullptr, 10));
   }
   return 0;
 }
