@@ -72,6 +72,9 @@ Result<SpooledIntent> DecodeRecord(std::string_view bytes) {
   if (!ValidOp(op) || !ValidMode(mode) || !ValidAcl(acl) || (flags & ~kFlagKeepMode) != 0) {
     return Status::Corruption("record has an unknown op, mode, acl or flag value");
   }
+  // Version 2 exists only to carry a flag: a record without one is written as version 1, so a
+  // version 2 record with no flag set was not written by us.
+  if (version == 2 && flags == 0) return Status::Corruption("record format version 2 without a flag");
   in.keep_mode = (flags & kFlagKeepMode) != 0;
   in.op = static_cast<Op>(op);
   in.mode = static_cast<NodeMode>(mode);
