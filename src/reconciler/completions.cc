@@ -45,7 +45,7 @@ void Reconciler::HandleCompletion(const Completion& c) {
   const size_t window = pacer_.window();
   const auto now = Clock::now();
   pacer_.OnAnswer(call.ops, call.sent, now);
-  EmitCut(window, fmt::format("a call took {} ms", MsBetween(call.sent, now)));
+  if (pacer_.window() < window) EmitCut(window, fmt::format("a call took {} ms", MsBetween(call.sent, now)));
   if (c.rc == ZSESSIONEXPIRED && c.token >= first_token_of_handle_ && connected_) server_ended_session_ = true;
   switch (call.kind) {
     case Call::Kind::kParent:

@@ -258,18 +258,19 @@ void Reconciler::IssueReady() {
   }
   if (!calls_.empty()) {  // a call stuck past the cut line slows us before its answer comes
     const size_t window = pacer_.window();
-    pacer_.OnOldestOut(calls_.begin()->second.sent, now);
-    EmitCut(window, fmt::format("a call has been out for {} ms", MsBetween(calls_.begin()->second.sent, now)));
+    const Clock::time_point oldest = calls_.begin()->second.sent;
+    pacer_.OnOldestOut(oldest, now);
+    if (pacer_.window() < window) EmitCut(window, fmt::format("a call has been out for {} ms", MsBetween(oldest, now)));
   }
   // Half the window per multi, so that one multi is on the wire while the answer to the other
   // is handled here.
   const size_t batch_target = std::clamp<size_t>(pacer_.window() / 2, 1, kMaxBatch);
-  size_t room = Room(now);
   std::vector<PathWork*> multi;
   std::unordered_set<std::string> in_multi;
   size_t multi_bytes = 0;
   bool synced = false;
   while (!ready_.empty() && connected_) {
+    const size_t room = Room(now);  // what is out changes as calls are issued below
     if (multi.size() >= room) break;
     // Wait for room for a whole multi: refilling the window as each op completes would break
     // a backlog into ever smaller multis.
@@ -297,21 +298,18 @@ void Reconciler::IssueReady() {
     }
     if (!IsBatchable(*work)) {
       IssueOne(*work);
-      room = Room(now);
       continue;
     }
     const Intent& desired = work->task->desired();
     const size_t bytes = desired.path.size() + desired.data.size() + kOpOverhead;
     if (bytes >= kMaxBatchBytes) {  // a large node goes alone, so no multi nears jute.maxbuffer
       IssueOne(*work);
-      room = Room(now);
       continue;
     }
     if (multi_bytes + bytes > kMaxBatchBytes) {
       IssueMulti(multi);
       in_multi.clear();
       multi_bytes = 0;
-      room = Room(now);
     }
     IssueParents(plan.missing, desired);
     work->in_multi = true;
@@ -322,7 +320,6 @@ void Reconciler::IssueReady() {
       IssueMulti(multi);
       in_multi.clear();
       multi_bytes = 0;
-      room = Room(now);
     }
   }
   IssueMulti(multi);

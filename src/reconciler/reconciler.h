@@ -139,7 +139,8 @@ class Reconciler : public CompletionSink {
   // Operations that may be sent now: the pacer's window less what is out, within its ceiling.
   size_t Room(Clock::time_point now);
   void NoteThrottled(bool throttled, Clock::time_point now);
-  // After a pacer call: if it cut the window from `before`, logs it and emits kPaced.
+  // After a pacer call that cut the window from `before`: logs it (the first and every 100th
+  // time) and emits kPaced.
   void EmitCut(size_t before, std::string_view why);
   Clock::duration Jitter(Clock::duration up_to);
 
