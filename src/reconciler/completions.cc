@@ -188,23 +188,19 @@ void Reconciler::OnParentMissing(PathWork& work) {
     MakeReady(work, /*front=*/true);
     return;
   }
-  ++work.attempts;
-  RegistrarEvent event;
-  event.kind = RegistrarEvent::Kind::kWaiting;
-  event.path = work.path();
-  event.seq = work.task_seq;
-  event.message = reason;
-  Emit(std::move(event));
-  if (work.attempts == 1) log_->warn("{}: {}; retrying with backoff", work.path(), reason);
-  BackOff(work, PathState::kWaitingParent, ExponentialBackoff(work.attempts), std::move(reason));
+  if (work.attempts == 0) log_->warn("{}: {}; retrying with backoff", work.path(), reason);
+  BackOffForParent(work, std::move(reason));
 }
 
 // An ancestor has a put of its own that is not applied yet: the create waits for it, whatever
 // stands at that ancestor's path now (an empty parent made for the child would take the place of
 // what the ancestor's intent wants there, and a node someone else holds is no parent of ours).
 void Reconciler::WaitForParent(PathWork& work, const std::string& ancestor) {
+  BackOffForParent(work, "waits for its parent " + ancestor + ", which has an intent of its own");
+}
+
+void Reconciler::BackOffForParent(PathWork& work, std::string reason) {
   ++work.attempts;
-  std::string reason = "waits for its parent " + ancestor + ", which has an intent of its own";
   RegistrarEvent event;
   event.kind = RegistrarEvent::Kind::kWaiting;
   event.path = work.path();

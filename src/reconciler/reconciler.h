@@ -150,6 +150,8 @@ class Reconciler : public CompletionSink {
   void Advance(PathWork& work, Step step);
   void OnParentMissing(PathWork& work);
   void WaitForParent(PathWork& work, const std::string& ancestor);
+  // kWaitingParent with a backoff that grows with each attempt, and a kWaiting event saying why.
+  void BackOffForParent(PathWork& work, std::string reason);
   void OnVerified(PathWork& work, int rc, const NodeState& node);
   void BackOff(PathWork& work, PathState state, Clock::duration delay, std::string reason);
   Clock::duration ExponentialBackoff(int attempts) const;
