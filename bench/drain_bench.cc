@@ -33,6 +33,7 @@
 #include <spdlog/logger.h>
 
 #include "harness/zk_ensemble.h"
+#include "thread_cpu.h"
 #include "zk_probe.h"
 #include "zkspool/registrar.h"
 #include "zkspool/spool.h"
@@ -43,21 +44,6 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// CPU seconds of this process's thread named `name` so far (the scheduler's own count); 0 if none.
-double ThreadCpuSeconds(const std::string& name) {
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(task.path() / "comm");
-    std::string got;
-    std::getline(comm, got);
-    if (got != name) continue;
-    std::ifstream schedstat(task.path() / "schedstat");
-    long long ns = 0;
-    schedstat >> ns;
-    return ns / 1e9;
-  }
-  return 0;
-}
 
 zhandle_t* Connect(const std::string& hosts) {
   struct Waiter {
@@ -249,12 +235,12 @@ double ReconcilerDrain(const std::string& dir, const std::string& hosts, int cou
     }
   };
   auto registrar = zkspool::Registrar::Open(options);
-  const double cpu0 = ThreadCpuSeconds("zkspool-recon");
+  const double cpu0 = zkspool::bench::ThreadCpuNs("zkspool-recon") / 1e9;
   auto outcome = (*registrar)->WaitApplied(static_cast<uint64_t>(count), 300s);
   double seconds = Seconds(Clock::now() - Clock::time_point(Clock::duration(connected_at.load())));
   if (!outcome.ok()) std::printf("reconciler: %s\n", outcome.status().ToString().c_str());
   if (std::getenv("ZKSPOOL_BENCH_CPU")) {
-    std::printf("  reconciler thread: %.3f s of CPU in a %.3f s drain\n", ThreadCpuSeconds("zkspool-recon") - cpu0,
+    std::printf("  reconciler thread: %.3f s of CPU in a %.3f s drain\n", zkspool::bench::ThreadCpuNs("zkspool-recon") / 1e9 - cpu0,
                 seconds);
   }
   if (reassert_seconds != nullptr) {

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "thread_cpu.h"
 #include "zkspool/registrar.h"
 #include "zkspool/spool.h"
 
@@ -36,22 +37,6 @@ long RssKiB() {
   std::ifstream status("/proc/self/status");
   for (std::string line; std::getline(status, line);) {
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
-// CPU time of this process's thread named `name`, in nanoseconds (schedstat: the scheduler's
-// own count, finer than the 10 ms ticks of stat); -1 if there is no such thread.
-long long ThreadCpuNs(const std::string& name) {
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(task.path() / "comm");
-    std::string got;
-    std::getline(comm, got);
-    if (got != name) continue;
-    std::ifstream schedstat(task.path() / "schedstat");
-    long long on_cpu_ns = -1;
-    schedstat >> on_cpu_ns;
-    return on_cpu_ns;
   }
   return -1;
 }
@@ -140,10 +125,10 @@ double MeasureIdle(const std::string& dir, const std::string& unreachable, int s
     std::exit(1);
   }
   std::this_thread::sleep_for(2s);  // past start-up
-  const long long cpu0 = ThreadCpuNs("zkspool-recon");
+  const long long cpu0 = zkspool::bench::ThreadCpuNs("zkspool-recon");
   const auto t0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
-  const long long cpu1 = ThreadCpuNs("zkspool-recon");
+  const long long cpu1 = zkspool::bench::ThreadCpuNs("zkspool-recon");
   const double wall = Seconds(Clock::now() - t0);
   (void)(*registrar)->Close();
   return (cpu1 - cpu0) / 1e9 / wall;
