@@ -14,6 +14,7 @@
 #include "spool/record_codec.h"
 #include "spool/sequence_key.h"
 #include "spool/spool_schema.h"
+#include "support/intents.h"
 #include "support/temp_dir.h"
 #include "zkspool/spool.h"
 
@@ -22,21 +23,8 @@ namespace {
 
 using std::chrono::milliseconds;
 
-Intent Put(std::string path, std::string data, NodeMode mode = NodeMode::kEphemeral) {
-  Intent i;
-  i.op = Op::kPut;
-  i.path = std::move(path);
-  i.data = std::move(data);
-  i.mode = mode;
-  return i;
-}
-
-Intent Delete(std::string path) {
-  Intent i;
-  i.op = Op::kDelete;
-  i.path = std::move(path);
-  return i;
-}
+using testing::Delete;
+using testing::Put;
 
 class SpoolIndexTest : public ::testing::Test {
  protected:

@@ -19,6 +19,7 @@
 
 #include "spool/record_codec.h"
 #include "spool/sequence_key.h"
+#include "support/intents.h"
 #include "support/raw_spool.h"
 #include "support/temp_dir.h"
 
@@ -30,21 +31,8 @@ using testing::RawPut;
 using std::chrono::milliseconds;
 using testing::TempDir;
 
-Intent Put(std::string path, std::string data, NodeMode mode = NodeMode::kEphemeral) {
-  Intent i;
-  i.op = Op::kPut;
-  i.path = std::move(path);
-  i.data = std::move(data);
-  i.mode = mode;
-  return i;
-}
-
-Intent Delete(std::string path) {
-  Intent i;
-  i.op = Op::kDelete;
-  i.path = std::move(path);
-  return i;
-}
+using testing::Delete;
+using testing::Put;
 
 class SpoolTest : public ::testing::Test {
  protected:
