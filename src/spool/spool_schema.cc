@@ -22,7 +22,14 @@ rocksdb::ColumnFamilyOptions SpoolFamilyOptions(const std::string& name, const r
   // Index and filter blocks count against the cache too, so a spool's memory does not grow with
   // the number of its table files.
   table.cache_index_and_filter_blocks = true;
-  if (name == kRegisteredFamily) table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  if (name == kRegisteredFamily) {
+    // Recording an outcome asks whether each path is registered already (for the count), and
+    // for a fresh registration the answer is no: Bloom filters answer that in the table files
+    // and, with whole-key filtering, in the memtable, instead of a search of each.
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    options.memtable_prefix_bloom_size_ratio = 0.1;
+    options.memtable_whole_key_filtering = true;
+  }
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return options;
 }
