@@ -14,12 +14,12 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "reconciler/apply_task.h"
+#include "reconciler/seq_queue.h"
 #include "zkspool/intent.h"
 
 namespace zkspool {
@@ -66,9 +66,9 @@ class PathWork {
   ExpiryVerdict MayExpire(uint64_t seq) const;
 
   Goal goal = Goal::kApply;
-  std::deque<uint64_t> seqs;
+  SeqQueue seqs;
   SpooledIntent target;                   // seqs.back()'s intent, or the registered node
-  std::optional<Intent> mode_source;      // the latest put before the next loaded one (keep_mode)
+  std::optional<Intent> mode_source;      // mode of the last put loaded (for keep_mode)
   bool mode_source_known = false;         // mode_source was looked up (it may be empty)
   std::unique_ptr<ApplyTask> task;        // applies task_seq's intent (0: a re-assert)
   uint64_t task_seq = 0;

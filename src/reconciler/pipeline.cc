@@ -26,6 +26,16 @@ constexpr size_t kOpOverhead = 64;
 constexpr size_t kWatchesPerPass = 200;
 constexpr size_t kMaxKnownParents = 65'536;  // past this it starts over: a few parents made again
 
+// What a keep_mode intent takes from the put before it (see ResolveKeepMode): its mode, not its
+// path and data, which would be a copy of each per loaded put.
+Intent ModeOf(const Intent& put) {
+  Intent mode;
+  mode.op = put.op;
+  mode.mode = put.mode;
+  mode.node_ttl_ms = put.node_ttl_ms;
+  return mode;
+}
+
 bool IsBatchable(const PathWork& work) {
   return work.goal != Goal::kVerify && work.step.kind == StepKind::kCreate && !work.alone &&
          work.task->desired().mode != NodeMode::kPersistentWithTtl;
@@ -63,13 +73,13 @@ void Reconciler::AddIntent(SpooledIntent intent) {
   if (intent.intent.keep_mode) {
     if (!work.mode_source_known) {
       Result<SpooledIntent> registered = spool_->GetRegistered(work.path());
-      if (registered.ok()) work.mode_source = registered->intent;
+      if (registered.ok()) work.mode_source = ModeOf(registered->intent);
       work.mode_source_known = true;
     }
     ResolveKeepMode(intent.intent, work.mode_source ? &*work.mode_source : nullptr);
   }
   if (intent.intent.op == Op::kPut) {
-    work.mode_source = intent.intent;
+    work.mode_source = ModeOf(intent.intent);
     work.mode_source_known = true;
   }
   work.seqs.push_back(intent.seq);
@@ -128,7 +138,7 @@ void Reconciler::Reassert(const SpooledIntent& node, bool verify_first) {
   PathWork& work = paths_.Add(node.intent.path);
   work.goal = Goal::kReassert;
   work.target = node;
-  work.mode_source = node.intent;
+  work.mode_source = ModeOf(node.intent);
   work.mode_source_known = true;
   work.verify_first = verify_first;
   paths_.Recount(work);
