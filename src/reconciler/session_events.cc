@@ -71,6 +71,15 @@ void Reconciler::OnConnected() {
       ++stats_.sessions_started;
     }
     StartScan(/*create_first=*/true);
+    // Re-asserts queued before it began read first (a watch saw our node go as the old session
+    // ended); on a session that owns nothing they create first too, in multis.
+    const auto create_first = [](PathWork& work) {
+      if (work.goal != Goal::kReassert || work.target.intent.mode != NodeMode::kEphemeral) return;
+      work.verify_first = false;
+      work.task.reset();
+    };
+    paths_.ForEachIn(PathState::kQueued, create_first);
+    paths_.ForEachIn(PathState::kBackoffUncertain, create_first);
   } else if (!verified_since_open_) {
     log_->info("resumed ZooKeeper session {}: verifying registered nodes", FormatSessionId(id.id));
     StartScan(/*create_first=*/false);
