@@ -71,15 +71,16 @@ void Reconciler::OnConnected() {
       ++stats_.sessions_started;
     }
     StartScan(/*create_first=*/true);
-    // Re-asserts queued before it began read first (a watch saw our node go as the old session
-    // ended); on a session that owns nothing they create first too, in multis.
-    const auto create_first = [](PathWork& work) {
-      if (work.goal != Goal::kReassert || work.target.intent.mode != NodeMode::kEphemeral) return;
-      work.verify_first = false;
-      work.task.reset();
+    // Re-asserts queued before it began (a watch saw our node go as the old session ended)
+    // are the scan's to do: it creates them in multis, in path order, once each. Left queued,
+    // each read first, and the scan, finding it re-created, failed a whole multi on it.
+    std::vector<PathWork*> queued;
+    const auto collect = [&](PathWork& work) {
+      if (work.goal == Goal::kReassert) queued.push_back(&work);
     };
-    paths_.ForEachIn(PathState::kQueued, create_first);
-    paths_.ForEachIn(PathState::kBackoffUncertain, create_first);
+    paths_.ForEachIn(PathState::kQueued, collect);
+    paths_.ForEachIn(PathState::kBackoffUncertain, collect);
+    for (PathWork* work : queued) paths_.Erase(*work);
   } else if (!verified_since_open_) {
     log_->info("resumed ZooKeeper session {}: verifying registered nodes", FormatSessionId(id.id));
     StartScan(/*create_first=*/false);
