@@ -34,7 +34,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -143,14 +142,9 @@ class Sampler {
   zhandle_t* zh_;
 };
 
+// A member between roles was seen to report -1; a missing line counts as 0 too.
 int64_t MntrValue(const std::string& mntr, const std::string& key) {
-  std::istringstream in(mntr);
-  std::string line;
-  while (std::getline(in, line)) {
-    // A member between roles was seen to report -1.
-    if (line.rfind(key + "\t", 0) == 0) return std::max<int64_t>(0, std::strtoll(line.c_str() + key.size() + 1, nullptr, 10));
-  }
-  return 0;
+  return std::max<int64_t>(0, zkspool::testing::MntrValue(mntr, key).value_or(0));
 }
 
 // Samples every member's mntr until stopped: the most outstanding requests and the max latency.

@@ -481,6 +481,22 @@ std::string ZkEnsemble::FourLetterWord(int member, const std::string& word) cons
   return SendFourLetterWord(At(member).client_port, word, kSrvrTimeout);
 }
 
+std::optional<int64_t> ZkEnsemble::Mntr(int member, const std::string& key) const {
+  return MntrValue(FourLetterWord(member, "mntr"), key);
+}
+
+std::optional<int64_t> MntrValue(const std::string& mntr, const std::string& key) {
+  const std::string prefix = key + "\t";
+  for (size_t at = 0; at < mntr.size();) {
+    const size_t end = std::min(mntr.find('\n', at), mntr.size());
+    if (mntr.compare(at, prefix.size(), prefix) == 0) {
+      return std::strtoll(mntr.c_str() + at + prefix.size(), nullptr, 10);
+    }
+    at = end + 1;
+  }
+  return std::nullopt;
+}
+
 bool ZkEnsemble::IsServing(int member) const { return IsServingMode(ModeOf(Srvr(member))); }
 
 int ZkEnsemble::Leader(milliseconds timeout) const {

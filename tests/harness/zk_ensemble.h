@@ -38,6 +38,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,9 @@ class ZkEnsemble {
   // Like Srvr() for any whitelisted four-letter word (srvr, ruok, stat, mntr); e.g. the
   // leader's `mntr` has zk_synced_followers, which shows when it has dropped a follower.
   std::string FourLetterWord(int member, const std::string& word) const;
+  // One number of the member's `mntr` (e.g. "zk_packets_received"); nullopt if the member does
+  // not answer or has no such line.
+  std::optional<int64_t> Mntr(int member, const std::string& key) const;
 
   // True if `srvr` reports a Mode (leader, follower, observer or standalone), i.e. the
   // member is in a working quorum and accepts client sessions.
@@ -176,5 +180,8 @@ class ZkEnsemble {
   std::string classpath_;
   std::vector<Member> members_;
 };
+
+// The number on the line of a `mntr` reply that starts with `key` and a tab; nullopt if none.
+std::optional<int64_t> MntrValue(const std::string& mntr, const std::string& key);
 
 }  // namespace zkspool::testing

@@ -100,11 +100,7 @@ TEST_F(DrainTest, ReCreationAfterExpiryCreatesInMultisWithoutReadingNodesWhoseWa
   std::vector<uint64_t> tickets;
   for (int i = 0; i < kCount; ++i) tickets.push_back(Must(registrar->Register("/re/n" + std::to_string(i), "d")));
   ASSERT_NO_FATAL_FAILURE(WaitAll(*registrar, tickets));
-  const auto mntr = [&](const std::string& key) {
-    const std::string text = zk_->FourLetterWord(0, "mntr");
-    const size_t at = text.find(key + "\t");
-    return at == std::string::npos ? -1 : std::stoll(text.substr(at + key.size() + 1));
-  };
+  const auto mntr = [&](const std::string& key) { return zk_->Mntr(0, key).value_or(-1); };
   // Every node watched (max_watches is 10,000), so every deletion reaches us as an event.
   ASSERT_TRUE(Eventually([&] { return mntr("zk_watch_count") >= kCount; }, 30s)) << zk_->FourLetterWord(0, "mntr");
 

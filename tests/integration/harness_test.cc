@@ -26,6 +26,7 @@
 namespace {
 
 using zkspool::testing::EnsembleOptions;
+using zkspool::testing::MntrValue;
 using zkspool::testing::ZkEnsemble;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -298,6 +299,16 @@ TEST(HarnessTest, LosingTheMajorityStopsServiceUntilRestart) {
   EXPECT_GE(zk->Leader(0ms), 0);
   ZkClient client(zk->ConnectString());
   EXPECT_EQ(CreateWithRetry(client, "/after-quorum-loss", "z", 20s), ZOK) << Logs(*zk);
+}
+
+TEST(HarnessTest, MntrValueReadsOnlyTheLineThatStartsWithItsKey) {
+  const std::string mntr = "zk_version\t3.8.0\nzk_watch_count\t2000\nzk_outstanding_requests\t-1\n"
+                           "zk_max_watch_count_per_namespace\t7\n";
+  EXPECT_EQ(MntrValue(mntr, "zk_watch_count"), 2000);
+  EXPECT_EQ(MntrValue(mntr, "zk_outstanding_requests"), -1);
+  EXPECT_EQ(MntrValue(mntr, "watch_count"), std::nullopt);  // a key's tail is not the key
+  EXPECT_EQ(MntrValue(mntr, "zk_packets_received"), std::nullopt);
+  EXPECT_EQ(MntrValue("", "zk_watch_count"), std::nullopt);
 }
 
 TEST(HarnessTest, ExpireSessionEndsTheSessionAndItsEphemerals) {

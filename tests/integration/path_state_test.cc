@@ -102,14 +102,10 @@ TEST_F(PathStateTest, APathUnderAMissingChrootIsAppliedAndNothingSpins) {
   auto fenced = Open(o);
   uint64_t waiting = Must(fenced->Register("/b", "x"));
   ASSERT_TRUE(Eventually([&] { return !fenced->Stats().last_error.empty(); }, 20s));
-  auto packets = [&] {
-    std::string mntr = zk_->FourLetterWord(0, "mntr");
-    size_t at = mntr.find("zk_packets_received\t");
-    return at == std::string::npos ? -1L : std::stol(mntr.substr(at + 20));
-  };
-  const long before = packets();
+  auto packets = [&] { return zk_->Mntr(0, "zk_packets_received").value_or(-1); };
+  const int64_t before = packets();
   std::this_thread::sleep_for(3s);  // the window in which requests are counted, not a wait for a result
-  const long received = packets() - before;
+  const int64_t received = packets() - before;
   EXPECT_LT(received, 300) << "requests in 3 s for one path that cannot be applied";
   EXPECT_EQ(fenced->WaitApplied(waiting, 10ms).status().code(), StatusCode::kTimedOut);
   EXPECT_NE(fenced->Stats().last_error.find("/fenced/chroot"), std::string::npos) << fenced->Stats().last_error;
