@@ -264,7 +264,6 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
   // RocksDB records each log's creation and synced size in the MANIFEST and fails Open when one
   // it still needs is missing or shorter.
   db_options.track_and_verify_wals_in_manifest = true;
-  db_options.listeners.push_back(WriteRecovery::ManualRecovery());
   // The sync leader inserts its whole write group into the memtable itself instead of waking
   // every writer to insert its own record: on a 2-core machine the wake-ups cost more than the
   // inserts (+27-30% appends/s at 16 writers, bench/spool_bench.cc).
@@ -272,6 +271,7 @@ Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions 
   impl->env = rocksdb::NewCompositeEnv(PrivateFileSystem(
       impl->options.file_system ? impl->options.file_system : rocksdb::FileSystem::Default()));
   db_options.env = impl->env.get();
+  WriteRecovery::Configure(db_options);
   // Memtables are what a spool's memory grows with: all of a spool's together stay under
   // db_write_buffer_size (the largest is flushed first), whatever passes through it.
   db_options.db_write_buffer_size = 4 << 20;

@@ -1,22 +1,42 @@
 #include "spool/write_recovery.h"
 
 #include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
+#include <rocksdb/listener.h>
+#include <rocksdb/sst_file_manager.h>
+
+#include <limits>
 
 namespace zkspool {
 namespace {
 
-class ManualRecoveryListener : public rocksdb::EventListener {
+class FullDiskOnlyRecovery : public rocksdb::EventListener {
  public:
-  const char* Name() const override { return "ZkspoolManualRecovery"; }
-  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status, bool* auto_recovery) override {
-    *auto_recovery = false;
+  const char* Name() const override { return "ZkspoolFullDiskOnlyRecovery"; }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status error, bool* auto_recovery) override {
+    *auto_recovery = error.IsNoSpace();
+  }
+};
+
+// For the SstFileManager alone: with any space free, a flush may succeed, so recovery may try.
+class AnySpaceIsEnough : public rocksdb::FileSystemWrapper {
+ public:
+  explicit AnySpaceIsEnough(std::shared_ptr<rocksdb::FileSystem> base) : FileSystemWrapper(std::move(base)) {}
+  const char* Name() const override { return "ZkspoolAnySpaceIsEnough"; }
+  rocksdb::IOStatus GetFreeSpace(const std::string& path, const rocksdb::IOOptions& options, uint64_t* free,
+                                 rocksdb::IODebugContext* debug) override {
+    rocksdb::IOStatus s = target()->GetFreeSpace(path, options, free, debug);
+    if (s.ok() && *free > 0) *free = std::numeric_limits<uint64_t>::max() / 2;
+    return s;
   }
 };
 
 }  // namespace
 
-std::shared_ptr<rocksdb::EventListener> WriteRecovery::ManualRecovery() {
-  return std::make_shared<ManualRecoveryListener>();
+void WriteRecovery::Configure(rocksdb::DBOptions& options) {
+  options.listeners.push_back(std::make_shared<FullDiskOnlyRecovery>());
+  options.sst_file_manager.reset(rocksdb::NewSstFileManager(
+      options.env, std::make_shared<AnySpaceIsEnough>(options.env->GetFileSystem()), options.info_log));
 }
 
 bool WriteRecovery::MayResume(rocksdb::DB& db) const {
@@ -30,6 +50,7 @@ bool WriteRecovery::MayResume(rocksdb::DB& db) const {
 rocksdb::Status WriteRecovery::Write(rocksdb::DB& db, const rocksdb::WriteOptions& options, rocksdb::WriteBatch* batch) {
   {
     std::lock_guard lock(mu_);
+    // While RocksDB's own recovery runs, Resume answers "busy"; once it succeeded, "nothing to do".
     if (error_ && (!MayResume(db) || !db.Resume().ok())) return *error_;
   }
   rocksdb::Status s = db.Write(options, batch);

@@ -1,15 +1,25 @@
 // Writes to the spool's database, and the way back after one failed. After a failed write RocksDB
-// refuses every later write until it is resumed. Left to itself, RocksDB resumes from a full disk
-// only once the free space reaches the largest memtable size (16 MiB here; its SstFileManager
-// "reserves a disk buffer"): on a small or nearly full file system, appends kept failing after
-// space returned, until a restart, while the library's test (whose fake disk reported hundreds
-// of gigabytes free once "emptied") passed. So RocksDB's automatic recovery is switched off
-// (ManualRecovery) and the next write resumes the database itself: for a full disk as soon as
-// any space is free, for other errors at once. Until then every write reports the first failure.
+// refuses every later write until it is resumed.
+//
+// A full disk is resumed by RocksDB's own recovery, with one change. Left as it is, RocksDB
+// waits until the free space reaches its largest memtable size (it "reserves a disk buffer"): on
+// a small or nearly full file system, appends kept failing after space returned, until a
+// restart. So its SstFileManager here sees "enough" as soon as any byte is free
+// (AnySpaceIsEnough), and RocksDB retries every 5 s until a flush succeeds.
+//
+// Why not DB::Resume from the next write, as before: in RocksDB 7.8 a flush thread scheduled
+// just before the write failed finds the database stopped, returns without taking its request
+// off the queue, and the request is never scheduled again. Resume then waits forever for that
+// flush (it hung the agent's appends on a busy host, 5 runs in 20). Automatic recovery marks
+// the database "recovering" in the same step that stops it, so that flush thread goes ahead.
+//
+// RocksDB does not retry other errors (an I/O error, damage), and gives up on a full disk when
+// a retry fails some other way: then the next write resumes the database itself (for a full
+// disk, once any space is free). Until a write works again every write reports the first failure.
 #pragma once
 
 #include <rocksdb/db.h>
-#include <rocksdb/listener.h>
+#include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/logger.h>
 
@@ -24,11 +34,12 @@ class WriteRecovery {
  public:
   WriteRecovery(std::string dir, std::shared_ptr<spdlog::logger> log) : dir_(std::move(dir)), log_(std::move(log)) {}
 
-  // For DBOptions::listeners: stops RocksDB's own recovery, which Write takes over.
-  static std::shared_ptr<rocksdb::EventListener> ManualRecovery();
+  // Sets up `options` (whose env must be set) for the recovery described above: a listener that
+  // leaves only a full disk to RocksDB, and an SstFileManager for which any free space is enough.
+  static void Configure(rocksdb::DBOptions& options);
 
-  // db->Write, resuming the database first if an earlier write failed and the cause may be gone.
-  // Thread-safe.
+  // db->Write, resuming the database first if an earlier write failed and RocksDB is not
+  // already resuming it. Thread-safe.
   rocksdb::Status Write(rocksdb::DB& db, const rocksdb::WriteOptions& options, rocksdb::WriteBatch* batch);
 
  private:
