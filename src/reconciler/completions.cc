@@ -126,10 +126,10 @@ void Reconciler::Advance(PathWork& work, Step step) {
       Resolve(work, Outcome::kFailed, work.step.reason);
       return;
     case StepKind::kConflict: {
-      ++work.attempts;
-      if (work.attempts == 1) {
+      if (work.attempts == 0) {
         log_->warn("conflict: {}; retrying with backoff, never taking it over", work.step.reason);
       }
+      const Clock::duration delay = NextBackoff(work);
       {
         std::lock_guard lock(mu_);
         ++stats_.conflicts;
@@ -141,7 +141,7 @@ void Reconciler::Advance(PathWork& work, Step step) {
       event.seq = work.task_seq;
       event.message = work.step.reason;
       Emit(std::move(event));
-      BackOff(work, PathState::kBackoffConflict, ExponentialBackoff(work.attempts), work.step.reason);
+      BackOff(work, PathState::kBackoffConflict, delay, work.step.reason);
       return;
     }
     case StepKind::kRetryLater: {
@@ -200,14 +200,14 @@ void Reconciler::WaitForParent(PathWork& work, const std::string& ancestor) {
 }
 
 void Reconciler::BackOffForParent(PathWork& work, std::string reason) {
-  ++work.attempts;
+  const Clock::duration delay = NextBackoff(work);
   RegistrarEvent event;
   event.kind = RegistrarEvent::Kind::kWaiting;
   event.path = work.path();
   event.seq = work.task_seq;
   event.message = reason;
   Emit(std::move(event));
-  BackOff(work, PathState::kWaitingParent, ExponentialBackoff(work.attempts), std::move(reason));
+  BackOff(work, PathState::kWaitingParent, delay, std::move(reason));
 }
 
 // The read that decides an expired intent whose write may have applied it: if our node is
@@ -243,8 +243,13 @@ void Reconciler::BackOff(PathWork& work, PathState state, Clock::duration delay,
   delayed_.emplace(work.not_before, work.path());
 }
 
-Reconciler::Clock::duration Reconciler::ExponentialBackoff(int attempts) const {
-  const int shift = std::clamp(attempts - 1, 0, 16);
+// The wait doubles only when a retry that waited out its backoff meets the same obstacle. A later
+// intent is tried at once (it supersedes the stuck one) and may meet it many times a second: if
+// each of those doubled the wait, a path held for 2 s by another client waited the full maximum
+// (30 s) after it was let go.
+Reconciler::Clock::duration Reconciler::NextBackoff(PathWork& work) const {
+  if (Clock::now() >= work.not_before) ++work.attempts;
+  const int shift = std::clamp(work.attempts - 1, 0, 16);
   return std::min<Clock::duration>(options_.conflict_backoff_max, options_.conflict_backoff_min * (int64_t{1} << shift));
 }
 

@@ -79,7 +79,7 @@ class PathWork {
   bool alone = false;                     // its create failed a multi: send it on its own
   bool in_multi = false;                  // placed in the multi being built
   bool in_ready = false;                  // in the reconciler's ready queue
-  int attempts = 0;                       // backoffs in a row: the exponent of the next one
+  int attempts = 0;                       // backoffs waited out in a row: the next one's exponent
   int parent_tries = 0;                   // parents made for it in a row without the create passing
   Clock::time_point not_before{};
   std::string reason;                     // why it waits (Stats, events)

@@ -154,7 +154,7 @@ class Reconciler : public CompletionSink {
   void BackOffForParent(PathWork& work, std::string reason);
   void OnVerified(PathWork& work, int rc, const NodeState& node);
   void BackOff(PathWork& work, PathState state, Clock::duration delay, std::string reason);
-  Clock::duration ExponentialBackoff(int attempts) const;
+  Clock::duration NextBackoff(PathWork& work) const;
   static Step SubmissionFailed(const std::string& path, int rc);
 
   // outcomes.cc

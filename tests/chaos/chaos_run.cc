@@ -219,15 +219,20 @@ class ChaosRun {
     int round = 0;
     while (Clock::now() < end) {
       ++round;
-      Load(Ms(500, 1500));
+      Load(Ms(200, 800));
       Fault fault = NextFault();
+      const auto injected = Clock::now();
       std::string detail = Inject(fault);
       ++injected_[static_cast<int>(fault)];
-      Load(Ms(200, 1000));
+      Load(Ms(100, 500));
+      const auto checked = Clock::now();
       std::string violation = CheckQuiet();
-      std::printf("round %3d  t=%4llds  %-17s %-24s %s\n", round,
+      // How long the fault and the check took: what a round costs, kind by kind.
+      std::printf("round %3d  t=%4llds  %-17s %-24s %s  (fault %lld ms, check %lld ms)\n", round,
                   static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start_).count()),
-                  FaultName(fault), detail.c_str(), violation.empty() ? "invariants hold" : "VIOLATION");
+                  FaultName(fault), detail.c_str(), violation.empty() ? "invariants hold" : "VIOLATION",
+                  static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(checked - injected).count()),
+                  static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - checked).count()));
       std::fflush(stdout);
       if (!violation.empty()) {
         std::printf("violation: %s\nreplay: chaos_run --seed %llu --seconds %d\n", violation.c_str(),
@@ -288,14 +293,14 @@ class ChaosRun {
         int m = RunningMember(fault == Fault::kLeaderKill);
         if (m < 0) return "no such member";
         zk_->Kill(m);
-        Load(Ms(300, 3000));
+        Load(Ms(300, 2000));
         zk_->Restart(m);
         return "member " + std::to_string(m);
       }
       case Fault::kFreeze: {
         int m = static_cast<int>(rng_() % 3);
         zk_->Freeze(m);
-        auto held = Ms(1000, 5000);
+        auto held = Ms(1000, 4500);
         Load(held);
         zk_->Thaw(m);
         return "member " + std::to_string(m) + " for " + std::to_string(held.count()) + " ms";
@@ -305,7 +310,7 @@ class ChaosRun {
         for (int m = 0; m < 3; ++m) {
           if (m != spared) zk_->Kill(m);
         }
-        auto held = Ms(2000, 8000);
+        auto held = Ms(1500, 6000);
         Load(held);
         for (int m = 0; m < 3; ++m) {
           if (m != spared) zk_->Restart(m);
@@ -333,7 +338,7 @@ class ChaosRun {
         for (int attempt = 0; attempt < 20; ++attempt) {
           const std::string path = "/chaos/w" + std::to_string(rng_() % kThreads) + "/p" + std::to_string(rng_() % 6);
           if (other.Create(path, "foreign", ZOO_EPHEMERAL) != ZOK) continue;
-          auto held = Ms(1000, 4000);
+          auto held = Ms(500, 3000);
           Load(held);
           other.Delete(path);
           return path + " for " + std::to_string(held.count()) + " ms";
@@ -349,14 +354,14 @@ class ChaosRun {
         if (int rc = zoo_set_acl(admin.handle(), parent.c_str(), -1, ReadOnlyForOthers()); rc != ZOK) {
           return std::string("set_acl failed: ") + zerror(rc);
         }
-        auto held = Ms(1000, 4000);
+        auto held = Ms(500, 3000);
         Load(held);
         int rc = zoo_set_acl(admin.handle(), parent.c_str(), -1, &ZOO_OPEN_ACL_UNSAFE);
         return parent + " for " + std::to_string(held.count()) + " ms" + (rc == ZOK ? "" : " (NOT lifted)");
       }
       case Fault::kDiskFull: {
         owner_->Ask("full", 'D');
-        auto held = Ms(500, 3000);
+        auto held = Ms(500, 2000);
         Load(held);
         owner_->Ask("space", 'D');
         return "for " + std::to_string(held.count()) + " ms";
@@ -405,7 +410,7 @@ class ChaosRun {
       stats >> pending >> registered >> session;
       if (pending != 0) {
         last = std::to_string(pending) + " intents still pending";
-        std::this_thread::sleep_for(200ms);
+        std::this_thread::sleep_for(50ms);
         continue;
       }
       std::string ownership;
@@ -428,7 +433,7 @@ class ChaosRun {
         model_.Settle(zk);
         break;
       }
-      std::this_thread::sleep_for(200ms);
+      std::this_thread::sleep_for(50ms);
     }
     if (std::string bad = owner_->bad_line(); !bad.empty()) return "unparsable report line: " + bad;
     if (last.empty()) owner_->Tell("resume");

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <thread>
 
 #include "registrar_fixture.h"
 #include "zk_probe.h"
@@ -178,6 +179,27 @@ TEST_F(IsolationTest, APathUnderAParentHeldByAnotherSessionDoesNotHoldUpTheRest)
   uint64_t leave = Must(registrar->Deregister("/svc/group/c5"));
   EXPECT_EQ(Wait(*registrar, leave, 1s), Outcome::kApplied);
   EXPECT_EQ(foreign.Children("/svc/group").size(), 0u) << "no empty parent, no child was made";
+}
+
+// Updates of a path another client holds are each tried at once and each meet the conflict; the
+// wait after the holder lets go must be what the hold's length earned (3 s held: about 3 s of
+// backoff), not what the number of updates did (60 conflicts doubled it to the 30 s maximum).
+TEST_F(IsolationTest, AfterABriefForeignHoldThePathIsAppliedWithoutTheLongestBackoff) {
+  ZkProbe foreign(zk_->ConnectString());
+  ASSERT_EQ(foreign.Create("/brief", ""), ZOK);
+  ASSERT_EQ(foreign.Create("/brief/x", "theirs", ZOO_EPHEMERAL), ZOK);
+  auto registrar = Open(Fast("spool"));
+  ASSERT_TRUE(Eventually([&] { return registrar->Stats().session_state == SessionState::kConnected; }, 20s));
+  uint64_t last = 0;
+  for (int i = 0; i < 60; ++i) {
+    last = Must(registrar->Register("/brief/x", "v" + std::to_string(i)));
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(Eventually([&] { return registrar->Stats().conflicts >= 20; }, 10s))
+      << "the updates met the conflict only " << registrar->Stats().conflicts << " times";
+  ASSERT_EQ(foreign.Delete("/brief/x"), ZOK);
+  EXPECT_EQ(Wait(*registrar, last, 10s), Outcome::kApplied);
+  EXPECT_EQ(foreign.Get("/brief/x")->data, "v59");
 }
 
 }  // namespace
