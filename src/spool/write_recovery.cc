@@ -4,6 +4,7 @@
 #include <rocksdb/file_system.h>
 #include <rocksdb/listener.h>
 #include <rocksdb/sst_file_manager.h>
+#include <rocksdb/system_clock.h>
 
 #include <limits>
 
@@ -31,12 +32,32 @@ class AnySpaceIsEnough : public rocksdb::FileSystemWrapper {
   }
 };
 
+// The SstFileManager retries 5 s after each try, and times that wait as "its clock's now + 5 s" on
+// a wall-clock condition variable; it uses its clock for nothing else here (no rate-limited
+// deletes). A clock 4 s behind makes the retry come after 1 s: appends work again about a second
+// after space returns instead of up to five.
+class RetryEverySecondClock : public rocksdb::SystemClockWrapper {
+ public:
+  explicit RetryEverySecondClock(const std::shared_ptr<rocksdb::SystemClock>& base) : SystemClockWrapper(base) {}
+  const char* Name() const override { return "ZkspoolRetryEverySecondClock"; }
+  uint64_t NowMicros() override { return target_->NowMicros() - 4'000'000; }
+};
+
+// NewSstFileManager takes the clock from an Env and keeps nothing else of it.
+class WithClock : public rocksdb::EnvWrapper {
+ public:
+  WithClock(rocksdb::Env* base, std::shared_ptr<rocksdb::SystemClock> clock) : EnvWrapper(base) {
+    system_clock_ = std::move(clock);
+  }
+};
+
 }  // namespace
 
 void WriteRecovery::Configure(rocksdb::DBOptions& options) {
   options.listeners.push_back(std::make_shared<FullDiskOnlyRecovery>());
+  WithClock env(options.env, std::make_shared<RetryEverySecondClock>(options.env->GetSystemClock()));
   options.sst_file_manager.reset(rocksdb::NewSstFileManager(
-      options.env, std::make_shared<AnySpaceIsEnough>(options.env->GetFileSystem()), options.info_log));
+      &env, std::make_shared<AnySpaceIsEnough>(options.env->GetFileSystem()), options.info_log));
 }
 
 bool WriteRecovery::MayResume(rocksdb::DB& db) const {

@@ -5,7 +5,8 @@
 // waits until the free space reaches its largest memtable size (it "reserves a disk buffer"): on
 // a small or nearly full file system, appends kept failing after space returned, until a
 // restart. So its SstFileManager here sees "enough" as soon as any byte is free
-// (AnySpaceIsEnough), and RocksDB retries every 5 s until a flush succeeds.
+// (AnySpaceIsEnough), and it retries every second (RocksDB's own interval is 5 s) until a flush
+// succeeds.
 //
 // Why not DB::Resume from the next write, as before: in RocksDB 7.8 a flush thread scheduled
 // just before the write failed finds the database stopped, returns without taking its request
