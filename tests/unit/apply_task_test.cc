@@ -141,7 +141,8 @@ TEST_F(ApplyTaskTest, DeleteRules) {
 }
 
 TEST_F(ApplyTaskTest, UncertainOutcomesAreRetriedFromTheStart) {
-  for (int rc : {ZCONNECTIONLOSS, ZOPERATIONTIMEOUT, ZSESSIONEXPIRED, ZCLOSING, ZINVALIDSTATE}) {
+  for (int rc : {ZCONNECTIONLOSS, ZOPERATIONTIMEOUT, ZSESSIONEXPIRED, ZCLOSING, ZINVALIDSTATE, ZRUNTIMEINCONSISTENCY,
+                 ZDATAINCONSISTENCY}) {
     ApplyTask task(PutIntent(), &ownership_);
     task.Restart();
     EXPECT_EQ(task.OnResult(rc).kind, StepKind::kRetryLater) << rc;
