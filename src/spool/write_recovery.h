@@ -1,12 +1,11 @@
 // Writes to the spool's database, and the way back after one failed. After a failed write RocksDB
 // refuses every later write until it is resumed.
 //
-// A full disk is resumed by RocksDB's own recovery, with one change. Left as it is, RocksDB
+// A full disk is resumed by RocksDB's own recovery, with two changes. Left as it is, RocksDB
 // waits until the free space reaches its largest memtable size (it "reserves a disk buffer"): on
 // a small or nearly full file system, appends kept failing after space returned, until a
 // restart. So its SstFileManager here sees "enough" as soon as any byte is free
-// (AnySpaceIsEnough), and it retries every second (RocksDB's own interval is 5 s) until a flush
-// succeeds.
+// (AnySpaceIsEnough). And it retries every 5 s; here every second (RetryEverySecondClock).
 //
 // Why not DB::Resume from the next write, as before: in RocksDB 7.8 a flush thread scheduled
 // just before the write failed finds the database stopped, returns without taking its request
