@@ -32,10 +32,6 @@ using rocksdb::IODebugContext;
 using rocksdb::IOOptions;
 using rocksdb::IOStatus;
 
-bool EndsWith(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
 // Something to wait for, set from RocksDB's threads.
 class Flag {
  public:
@@ -70,7 +66,7 @@ class GatedTablesFs : public rocksdb::FileSystemWrapper {
   IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
                            std::unique_ptr<rocksdb::FSWritableFile>* r, IODebugContext* d) override {
     IOStatus s = target()->NewWritableFile(f, o, r, d);
-    if (s.ok() && EndsWith(f, ".sst")) *r = std::make_unique<GatedFile>(std::move(*r), this);
+    if (s.ok() && f.ends_with(".sst")) *r = std::make_unique<GatedFile>(std::move(*r), this);
     return s;
   }
 
@@ -110,8 +106,8 @@ class FullLogFs : public rocksdb::FileSystemWrapper {
   IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
                            std::unique_ptr<rocksdb::FSWritableFile>* r, IODebugContext* d) override {
     IOStatus s = target()->NewWritableFile(f, o, r, d);
-    if (s.ok() && EndsWith(f, ".sst")) table_created_.Set();
-    if (s.ok() && EndsWith(f, ".log")) *r = std::make_unique<LogFile>(std::move(*r), this);
+    if (s.ok() && f.ends_with(".sst")) table_created_.Set();
+    if (s.ok() && f.ends_with(".log")) *r = std::make_unique<LogFile>(std::move(*r), this);
     return s;
   }
   IOStatus GetFreeSpace(const std::string& path, const IOOptions& o, uint64_t* free, IODebugContext* d) override {
