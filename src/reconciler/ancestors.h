@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace zkspool {
@@ -23,7 +24,7 @@ struct AncestorPlan {
 
 // `known` says an ancestor exists (created or seen on this connection); `has_own_put` says an
 // ancestor has a put of its own pending. Walks from the parent up to the first known ancestor.
-AncestorPlan PlanAncestors(const std::string& path, const std::function<bool(const std::string&)>& known,
-                           const std::function<bool(const std::string&)>& has_own_put);
+AncestorPlan PlanAncestors(std::string_view path, const std::function<bool(std::string_view)>& known,
+                           const std::function<bool(std::string_view)>& has_own_put);
 
 }  // namespace zkspool

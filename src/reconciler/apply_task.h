@@ -69,6 +69,8 @@ class ApplyTask {
   ApplyTask(Intent desired, const Ownership* ownership, bool verify_first = false);
 
   const Intent& desired() const { return desired_; }
+  // Moves the desired intent out: for a finished task that is about to be dropped.
+  Intent TakeDesired() && { return std::move(desired_); }
 
   // The first step; also the way to start over after kConflict or kRetryLater.
   Step Restart();

@@ -24,7 +24,7 @@ constexpr size_t kMaxKnownParents = 65'536;
 // none and is simply done.
 void Reconciler::Resolve(PathWork& work, Outcome outcome, std::string reason) {
   Record record;
-  record.path = work.path();
+  record.work = &work;
   record.outcome = outcome;
   record.reason = std::move(reason);
   while (!work.seqs.empty() && work.seqs.front() <= work.task_seq) {
@@ -32,8 +32,8 @@ void Reconciler::Resolve(PathWork& work, Outcome outcome, std::string reason) {
     work.seqs.pop_front();
   }
   const Intent& applied = work.task->desired();
-  if (outcome == Outcome::kApplied && applied.op == Op::kPut) {
-    record.node = SpooledIntent{work.task_seq, applied};
+  const bool put = outcome == Outcome::kApplied && applied.op == Op::kPut;
+  if (put) {
     if (to_watch_.size() < kMaxToWatch && watched_.size() + to_watch_.size() < options_.max_watches) {
       to_watch_.push_back(work.path());
     }
@@ -55,6 +55,7 @@ void Reconciler::Resolve(PathWork& work, Outcome outcome, std::string reason) {
     return;
   }
   if (outcome == Outcome::kApplied) CountApplyLatency(record.seqs, work.target);
+  if (put) record.node = SpooledIntent{work.task_seq, std::move(*work.task).TakeDesired()};
   records_.push_back(std::move(record));
   work.task.reset();
   work.attempts = 0;
@@ -87,7 +88,7 @@ void Reconciler::RecordOutcomes() {
   for (size_t i = 0; i < records_.size(); ++i) {
     all_seqs.insert(all_seqs.end(), records_[i].seqs.begin(), records_[i].seqs.end());
     if (records_[i].outcome != Outcome::kApplied) continue;
-    applied.push_back({records_[i].path, records_[i].seqs, std::move(records_[i].node)});
+    applied.push_back({records_[i].work->path(), std::move(records_[i].seqs), std::move(records_[i].node)});
     applied_index.push_back(i);
   }
   board_.Recording(all_seqs);  // before the spool write: a waiter never finds them in neither
@@ -115,10 +116,10 @@ void Reconciler::RecordOutcomes() {
     } else {
       failure = s;
     }
-    if (!failure.ok()) {  // they stay to be recorded: give their nodes back
-      for (size_t k = 0; k < applied.size(); ++k) {
-        if (!done[applied_index[k]]) records_[applied_index[k]].node = std::move(applied[k].node);
-      }
+    for (size_t k = 0; k < applied.size(); ++k) {  // lent to the spool write; those not done stay to be recorded
+      Record& r = records_[applied_index[k]];
+      r.seqs = std::move(applied[k].seqs);
+      if (!done[applied_index[k]]) r.node = std::move(applied[k].node);
     }
   }
   for (size_t i = 0; i < records_.size() && failure.ok(); ++i) {
@@ -144,7 +145,7 @@ void Reconciler::RecordOutcomes() {
       RegistrarEvent event;
       event.kind = r.outcome == Outcome::kApplied ? RegistrarEvent::Kind::kApplied : RegistrarEvent::Kind::kFailed;
       event.seq = r.seqs.back();
-      event.path = r.path;
+      event.path = r.work->path();
       event.message = r.reason;
       Emit(std::move(event));
     }
@@ -153,9 +154,7 @@ void Reconciler::RecordOutcomes() {
       stats_.failed += r.seqs.size();
       stats_.last_error = r.reason;
     }
-    if (PathWork* work = paths_.Find(r.path); work != nullptr && work->state() == PathState::kRecording) {
-      AfterResolution(*work);
-    }
+    AfterResolution(*r.work);
   }
   board_.Publish(outcomes);
   records_ = std::move(left);

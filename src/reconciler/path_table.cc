@@ -12,19 +12,32 @@ bool IsBlocked(PathState state) {
 
 }  // namespace
 
-PathWork* PathTable::Find(const std::string& path) {
+PathWork* PathTable::Find(std::string_view path) {
   auto it = paths_.find(path);
   return it == paths_.end() ? nullptr : it->second.get();
 }
 
-const PathWork* PathTable::Find(const std::string& path) const {
+const PathWork* PathTable::Find(std::string_view path) const {
   auto it = paths_.find(path);
   return it == paths_.end() ? nullptr : it->second.get();
 }
 
 PathWork& PathTable::Add(const std::string& path) {
-  auto [it, inserted] = paths_.emplace(path, std::make_unique<PathWork>(path));
-  PathWork& work = *it->second;
+  bool added = false;
+  return FindOrAdd(path, added);
+}
+
+PathWork& PathTable::FindOrAdd(const std::string& path, bool& added) {
+  auto [it, inserted] = paths_.try_emplace(path);
+  added = inserted;
+  if (!inserted) return *it->second;
+  // Keyed by a view of the argument until the entry exists; then by a view of the entry's own
+  // path (equal, so re-inserting the node finds the same place in the table, still in cache).
+  auto node = paths_.extract(it);
+  node.mapped() = std::make_unique<PathWork>(path);
+  node.key() = node.mapped()->path();
+  PathWork& work = *node.mapped();
+  paths_.insert(std::move(node));
   ++by_state_[static_cast<int>(work.state_)];
   if (work.IsActive()) ++active_;
   Recount(work);
@@ -36,7 +49,7 @@ void PathTable::Erase(PathWork& work) {
   if (work.IsActive()) --active_;
   if (IsBlocked(work.state_)) blocked_.erase(work.path());
   bytes_ -= work.counted_bytes;
-  paths_.erase(work.path());  // frees `work`
+  paths_.erase(paths_.find(work.path()));  // frees `work` (and its key) last
 }
 
 void PathTable::SetState(PathWork& work, PathState state) {

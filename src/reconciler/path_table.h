@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "reconciler/path_work.h"
@@ -16,10 +17,12 @@ namespace zkspool {
 
 class PathTable {
  public:
-  PathWork* Find(const std::string& path);
-  const PathWork* Find(const std::string& path) const;
+  PathWork* Find(std::string_view path);
+  const PathWork* Find(std::string_view path) const;
   // A new entry in kQueued. The path must not be tracked yet.
   PathWork& Add(const std::string& path);
+  // The path's entry, added (as Add does) if it had none; `added` says which. One lookup.
+  PathWork& FindOrAdd(const std::string& path, bool& added);
   void Erase(PathWork& work);
   void SetState(PathWork& work, PathState state);
   // Call after changing what the entry holds (target, in_doubt, seqs).
@@ -37,7 +40,8 @@ class PathTable {
  private:
   static size_t BytesOf(const PathWork& work);
 
-  std::unordered_map<std::string, std::unique_ptr<PathWork>> paths_;
+  // Keyed by a view of the entry's own path: one copy of each path, not two.
+  std::unordered_map<std::string_view, std::unique_ptr<PathWork>> paths_;
   size_t by_state_[kPathStateCount] = {};
   size_t active_ = 0;
   size_t bytes_ = 0;

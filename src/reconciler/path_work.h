@@ -19,6 +19,7 @@
 #include <string>
 
 #include "reconciler/apply_task.h"
+#include "reconciler/ready_list.h"
 #include "reconciler/seq_queue.h"
 #include "zkspool/intent.h"
 
@@ -78,7 +79,7 @@ class PathWork {
   bool wrote = false;                     // the task sent a write (a re-assert that fixed something)
   bool alone = false;                     // its create failed a multi: send it on its own
   bool in_multi = false;                  // placed in the multi being built
-  bool in_ready = false;                  // in the reconciler's ready queue
+  ReadyLink ready_link{this};             // in the reconciler's ready list when linked
   int attempts = 0;                       // backoffs waited out in a row: the next one's exponent
   int parent_tries = 0;                   // parents made for it in a row without the create passing
   Clock::time_point not_before{};

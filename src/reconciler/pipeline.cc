@@ -68,8 +68,8 @@ void Reconciler::LoadPending() {
 }
 
 void Reconciler::AddIntent(SpooledIntent intent) {
-  PathWork* existing = paths_.Find(intent.intent.path);
-  PathWork& work = existing != nullptr ? *existing : paths_.Add(intent.intent.path);
+  bool added = false;
+  PathWork& work = paths_.FindOrAdd(intent.intent.path, added);
   if (intent.intent.keep_mode) {
     if (!work.mode_source_known) {
       Result<SpooledIntent> registered = spool_->GetRegistered(work.path());
@@ -84,7 +84,7 @@ void Reconciler::AddIntent(SpooledIntent intent) {
   }
   work.seqs.push_back(intent.seq);
   work.target = std::move(intent);
-  if (existing == nullptr) {
+  if (added) {
     MakeReady(work);
   } else if (work.SupersedesAtOnce()) {
     // Nothing of the old target is out: the new one takes over now, whatever held the old one.
@@ -146,12 +146,10 @@ void Reconciler::Reassert(const SpooledIntent& node, bool verify_first) {
 }
 
 void Reconciler::MakeReady(PathWork& work, bool front) {
-  if (work.in_ready) return;
-  work.in_ready = true;
   if (front) {
-    ready_.push_front(work.path());
+    ready_.PushFront(work.ready_link);
   } else {
-    ready_.push_back(work.path());
+    ready_.PushBack(work.ready_link);
   }
 }
 
@@ -203,16 +201,21 @@ bool Reconciler::Prepare(PathWork& work) {
   return true;
 }
 
-bool Reconciler::HasOwnPut(const std::string& path) const {
+bool Reconciler::HasOwnPut(std::string_view path) const {
   const PathWork* work = paths_.Find(path);
   if (work == nullptr || work->target.intent.op != Op::kPut) return false;
   return work->goal == Goal::kReassert || !work->seqs.empty();
 }
 
+bool Reconciler::InMulti(std::string_view path) const {
+  const PathWork* work = paths_.Find(path);
+  return work != nullptr && work->in_multi;
+}
+
 AncestorPlan Reconciler::Plan(const std::string& path) const {
   return PlanAncestors(
-      path, [this](const std::string& p) { return known_parents_.count(p) > 0; },
-      [this](const std::string& p) { return HasOwnPut(p); });
+      path, [this](std::string_view p) { return known_parents_.contains(p); },
+      [this](std::string_view p) { return HasOwnPut(p); });
 }
 
 uint64_t Reconciler::Submit(Call call, size_t ops) {
@@ -276,7 +279,6 @@ void Reconciler::IssueReady() {
   // is handled here.
   const size_t batch_target = std::clamp<size_t>(pacer_.window() / 2, 1, kMaxBatch);
   std::vector<PathWork*> multi;
-  std::unordered_set<std::string> in_multi;
   size_t multi_bytes = 0;
   bool synced = false;
   while (!ready_.empty() && connected_) {
@@ -285,10 +287,7 @@ void Reconciler::IssueReady() {
     // Wait for room for a whole multi: refilling the window as each op completes would break
     // a backlog into ever smaller multis.
     if (multi.empty() && ops_in_flight_ > 0 && room < batch_target) break;
-    PathWork* work = paths_.Find(ready_.front());
-    ready_.pop_front();
-    if (work == nullptr) continue;
-    work->in_ready = false;
+    PathWork* work = ready_.PopFront();
     if (work->state() != PathState::kQueued || work->in_multi || !Prepare(*work)) continue;
     if (work->step.kind == StepKind::kRead) {
       if (!synced) {
@@ -301,7 +300,7 @@ void Reconciler::IssueReady() {
     if (work->step.kind == StepKind::kCreate && work->goal != Goal::kVerify) {
       plan = Plan(work->path());
       // Its parent is to be made by an intent of its own that is not ahead of it in this multi.
-      if (!plan.blocked_by.empty() && !in_multi.count(plan.blocked_by)) {
+      if (!plan.blocked_by.empty() && !InMulti(plan.blocked_by)) {
         WaitForParent(*work, plan.blocked_by);
         continue;
       }
@@ -318,17 +317,14 @@ void Reconciler::IssueReady() {
     }
     if (multi_bytes + bytes > kMaxBatchBytes) {
       IssueMulti(multi);
-      in_multi.clear();
       multi_bytes = 0;
     }
     IssueParents(plan.missing, desired);
     work->in_multi = true;
-    in_multi.insert(desired.path);
     multi.push_back(work);
     multi_bytes += bytes;
     if (multi.size() >= batch_target) {
       IssueMulti(multi);
-      in_multi.clear();
       multi_bytes = 0;
     }
   }

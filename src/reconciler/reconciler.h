@@ -38,6 +38,7 @@
 #include "reconciler/outcome_board.h"
 #include "reconciler/pacer.h"
 #include "reconciler/path_table.h"
+#include "reconciler/ready_list.h"
 #include "zkspool/session_id.h"
 #include "zk/chroot_maker.h"
 #include "zk/zk_calls.h"
@@ -49,6 +50,13 @@ class logger;
 }
 
 namespace zkspool {
+
+// Hashes a std::string and a std::string_view alike, so a set of strings can be searched with a
+// view (a prefix of a path) without a copy.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
 
 class Reconciler : public CompletionSink {
  public:
@@ -89,9 +97,10 @@ class Reconciler : public CompletionSink {
     // session already (a pass that ran over a drain re-created every node just made).
     std::shared_ptr<const SpoolSnapshot> since;
   };
-  // An outcome waiting for the spool write that records it.
+  // An outcome waiting for the spool write that records it. Its path stays in kRecording until
+  // then, and a path in kRecording is erased only once its record is written (AfterResolution).
   struct Record {
-    std::string path;
+    PathWork* work;
     Outcome outcome;
     std::vector<uint64_t> seqs;
     std::optional<SpooledIntent> node;  // kApplied: what is registered now (empty: deleted)
@@ -129,7 +138,9 @@ class Reconciler : public CompletionSink {
   void IssueOne(PathWork& work);
   void IssueMulti(std::vector<PathWork*>& multi);
   void IssueParents(const std::vector<std::string>& parents, const Intent& acl_of);
-  bool HasOwnPut(const std::string& path) const;
+  bool HasOwnPut(std::string_view path) const;
+  // Whether `path` is in the multi being built.
+  bool InMulti(std::string_view path) const;
   AncestorPlan Plan(const std::string& path) const;
   void WatchApplied();
   // Whether a watch may be left on `path` now (within max_watches); counts it if so.
@@ -186,7 +197,7 @@ class Reconciler : public CompletionSink {
 
   // Reconciler-thread state.
   PathTable paths_;
-  std::deque<std::string> ready_;                          // paths in kQueued to send
+  ReadyList ready_;                                        // paths in kQueued to send
   std::multimap<Clock::time_point, std::string> delayed_;  // paths in a backoff state
   std::map<uint64_t, Call> calls_;  // token -> what it is for; the first is the oldest out
   size_t ops_in_flight_ = 0;
@@ -215,7 +226,8 @@ class Reconciler : public CompletionSink {
   std::atomic<uint64_t> notifies_{0};  // Notify() calls: every append makes one
   uint64_t read_to_end_at_ = UINT64_MAX;  // notifies_ when the spool was last read to its end
   RegisteredScan scan_;
-  std::unordered_set<std::string> known_parents_;  // created (or asked to be) on this connection
+  // Created (or asked to be) on this connection. Looked up by views of a path's prefixes.
+  std::unordered_set<std::string, StringHash, std::equal_to<>> known_parents_;
   std::deque<std::string> to_watch_;               // applied puts without a watch yet
   std::unordered_set<std::string> watched_;        // paths with a watch of ours (at most max_watches)
   std::unique_ptr<ChrootMaker> chroot_maker_;

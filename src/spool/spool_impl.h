@@ -120,6 +120,7 @@ struct Spool::Impl {
   // The pending records `seqs` (in sequence order, each once), their encoded values, and a
   // batch that deletes them and their expiry index entries. Call with removal_mu held.
   struct Collected {
+    bool keep_records = true;  // false: only the batch and the counts (records, values stay empty)
     rocksdb::WriteBatch batch;
     std::vector<SpooledIntent> records;
     std::vector<std::string> values;

@@ -44,8 +44,10 @@ Status Spool::Impl::CollectPending(std::span<const uint64_t> seqs, Collected& ou
     if (record->intent.expires_at_ms != 0) out.batch.Delete(expiry, ExpiryKey(record->intent.expires_at_ms, record->seq));
     ++out.removal.count;
     out.removal.bytes += it->value().size();
-    out.records.push_back(std::move(record).value());
-    out.values.emplace_back(it->value().ToStringView());
+    if (out.keep_records) {
+      out.records.push_back(std::move(record).value());
+      out.values.emplace_back(it->value().ToStringView());
+    }
     it->Next();
   }
   return Status::Ok();
@@ -112,13 +114,19 @@ Status Spool::MarkApplied(std::span<const AppliedPath> applied) {
   if (seqs.empty()) return Status::Ok();
   std::lock_guard removal_lock(d.removal_mu);
   Impl::Collected c;
+  c.keep_records = false;  // an applied intent is only deleted: a copy of each would be waste
   if (Status s = d.CollectPending(seqs, c); !s.ok()) return s;
-  std::set<std::string_view> paths;
+  std::vector<std::string_view> paths;
+  paths.reserve(applied.size());
   for (const AppliedPath& p : applied) {
     if (p.node && (p.node->intent.path != p.path || p.node->intent.op != Op::kPut || p.node->intent.keep_mode)) {
       return Status::InvalidArgument("the registered node for " + p.path + " must be a resolved put of that path");
     }
-    if (!paths.insert(p.path).second) return Status::InvalidArgument("path " + p.path + " is applied twice");
+    paths.push_back(p.path);
+  }
+  std::sort(paths.begin(), paths.end());
+  if (auto twice = std::adjacent_find(paths.begin(), paths.end()); twice != paths.end()) {
+    return Status::InvalidArgument("path " + std::string(*twice) + " is applied twice");
   }
   if (Status s = d.SetRegistered(applied, c.batch, c.removal); !s.ok()) return s;
   return d.WriteRemoval(c.batch, c.removal);
