@@ -49,7 +49,8 @@ void PathTable::Erase(PathWork& work) {
   if (work.IsActive()) --active_;
   if (IsBlocked(work.state_)) blocked_.erase(work.path());
   bytes_ -= work.counted_bytes;
-  paths_.erase(paths_.find(work.path()));  // frees `work` (and its key) last
+  const std::string_view key = work.path();
+  paths_.erase(key);  // one walk of the bucket; frees `work`, and with it the key's text, last
 }
 
 void PathTable::SetState(PathWork& work, PathState state) {

@@ -183,6 +183,7 @@ Reconciler::Clock::time_point Reconciler::NextDeadline(Clock::time_point now) co
     deadline = std::min(deadline, std::max(due, next_expire_check_));
   }
   if (connected_) {
+    if (read_more_) return now;
     deadline = std::min(deadline, std::max(next_anti_entropy_, now));
     if (!delayed_.empty()) deadline = std::min(deadline, delayed_.begin()->first);
     if (!session_saved_) deadline = std::min(deadline, retry_save_at_);

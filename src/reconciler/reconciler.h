@@ -127,6 +127,8 @@ class Reconciler : public CompletionSink {
   void SetSessionState(SessionState state);
 
   // pipeline.cc
+  // Whether the limits on loaded paths leave room for more (LoadPending, PullRegistered).
+  bool MayLoadMore() const;
   void LoadPending();
   void AddIntent(SpooledIntent intent);
   void StartScan(bool create_first);
@@ -225,6 +227,7 @@ class Reconciler : public CompletionSink {
   uint64_t read_cursor_ = 0;
   std::atomic<uint64_t> notifies_{0};  // Notify() calls: every append makes one
   uint64_t read_to_end_at_ = UINT64_MAX;  // notifies_ when the spool was last read to its end
+  bool read_more_ = false;  // the last IssueReady read a chunk and more may follow: no wait
   RegisteredScan scan_;
   // Created (or asked to be) on this connection. Looked up by views of a path's prefixes.
   std::unordered_set<std::string, StringHash, std::equal_to<>> known_parents_;
