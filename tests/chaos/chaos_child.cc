@@ -119,8 +119,17 @@ int main(int argc, char** argv) {
       ReportLine("D");
     } else if (command == "stats") {
       zkspool::RegistrarStats stats = (*registrar)->Stats();
+      // After the three numbers the runner reads, what a failed check prints to explain itself.
       ReportLine("S " + std::to_string(stats.spool.pending_count) + " " + std::to_string(stats.spool.registered_count) +
-             " " + std::to_string(stats.session_id));
+                 " " + std::to_string(stats.session_id) + " " + zkspool::SessionStateName(stats.session_state) +
+                 " ops_in_flight=" + std::to_string(stats.operations_in_flight) +
+                 " tracked=" + std::to_string(stats.paths_tracked) + " call_out=" + std::to_string(stats.paths_in_flight) +
+                 " uncertain=" + std::to_string(stats.paths_uncertain) +
+                 " conflicting=" + std::to_string(stats.paths_conflicting) +
+                 " waiting_parent=" + std::to_string(stats.paths_waiting_parent) +
+                 " window=" + std::to_string(stats.pacer_window) + " cuts=" + std::to_string(stats.pacer_cuts) +
+                 " retried=" + std::to_string(stats.retried) + " saved=" + (stats.session_saved ? "yes" : "no") +
+                 " last_error=" + stats.last_error);
     }
   }
   ::_exit(0);  // stdin closed: the parent is gone or done

@@ -409,7 +409,9 @@ class ChaosRun {
       int64_t session = 0;
       stats >> pending >> registered >> session;
       if (pending != 0) {
-        last = std::to_string(pending) + " intents still pending";
+        std::string owner_state;
+        std::getline(stats >> std::ws, owner_state);
+        last = std::to_string(pending) + " intents still pending (owner: " + owner_state + ")";
         std::this_thread::sleep_for(50ms);
         continue;
       }
