@@ -5,10 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -74,6 +74,69 @@ bool ListNames(const std::string& dir, std::set<std::string>& names) {
   return saved == 0;
 }
 
+// The small files of ours and RocksDB's that are read whole: none is near this.
+constexpr off_t kMaxSmallFileBytes = 64 << 10;
+
+bool IsSmallFile(const std::string& name) {
+  return name == kMarkerFile || name == "OWNER" || name == "HIGHWATER" || name == "CURRENT" || name == "IDENTITY";
+}
+
+const char* FileKind(mode_t mode) {
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "not a regular file";
+}
+
+// Everything in a spool directory is a regular file that we or RocksDB wrote. Anything else
+// was put there: a FIFO would hang the read of it, a device or a link to one (/dev/zero) would
+// exhaust memory, a link would make us write someone else's file. Refused before anything in the
+// directory is opened.
+Status CheckEntries(const std::string& dir, const std::set<std::string>& names) {
+  for (const std::string& name : names) {
+    const std::string path = (fs::path(dir) / name).string();
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT) continue;  // removed since the listing (RocksDB's own old files)
+      return Status::IOError("cannot examine " + path + ": " + Errno());
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return Status::Corruption("spool " + dir + " holds " + name + ", which is " + FileKind(st.st_mode) +
+                                ": a spool holds only regular files; refusing to open it");
+    }
+    if (IsSmallFile(name) && st.st_size > kMaxSmallFileBytes) {
+      return Status::Corruption("spool " + dir + ": " + name + " has " + std::to_string(st.st_size) +
+                                " bytes, far more than it ever holds; refusing to read it");
+    }
+  }
+  return Status::Ok();
+}
+
+// Up to kMaxSmallFileBytes of a regular file in a spool directory; false if it cannot be read.
+// Non-blocking and not following a link, so a FIFO or link put there since CheckEntries costs
+// nothing.
+bool ReadSmallFile(const std::string& path, std::string& out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st;
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= kMaxSmallFileBytes;
+  out.clear();
+  char buffer[4096];
+  while (ok && out.size() <= static_cast<size_t>(kMaxSmallFileBytes)) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ok = n == 0;
+      break;
+    }
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return ok;
+}
+
 bool AllDigits(std::string_view s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
 }
@@ -100,11 +163,21 @@ Status CheckContents(const std::string& dir, const std::set<std::string>& names,
     return Status::NotASpool(dir + " is not a spool: it has no " + kMarkerFile + " marker" +
                              (names.contains("CURRENT") ? " (it holds a RocksDB database, another program's)" : ""));
   }
+  if (Status s = CheckEntries(dir, names); !s.ok()) return s;
   if (names.contains("CURRENT")) return Status::Ok();
   std::string files = DatabaseFilesWithoutCurrent(names);
   if (!files.empty()) {
     return Status::Corruption("spool " + dir + " has lost its RocksDB CURRENT file but still holds " + files +
                               ": it is damaged (zkspoolctl salvage copies what is left into a new spool)");
+  }
+  // Creation writes HIGHWATER and the "created" mark only after the database exists, and
+  // RocksDB replaces CURRENT by a rename, never leaving it absent: with either present and no
+  // database at all, the database was removed. An empty one must not be created in its place.
+  if (names.contains("HIGHWATER") || SpoolMarkedCreated(dir)) {
+    return Status::Corruption("spool " + dir +
+                              " was created, but its RocksDB database (CURRENT, MANIFEST, tables and logs) is gone: "
+                              "what it acknowledged is lost; refusing to start it empty (move the directory away "
+                              "to start a new spool)");
   }
   if (creating) return Status::Ok();  // claimed, but the database was never created: create it now
   return Status::NotASpool(dir + " is not a spool yet: it was claimed, but its database was never created");
@@ -166,7 +239,9 @@ Status MarkSpoolCreated(const std::string& dir) {
 }
 
 bool SpoolMarkedCreated(const std::string& dir) {
-  std::ifstream in(fs::path(dir) / kMarkerFile);
+  std::string text;
+  if (!ReadSmallFile((fs::path(dir) / kMarkerFile).string(), text)) return false;
+  std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
     if (line + "\n" == kCreatedLine) return true;
@@ -174,20 +249,25 @@ bool SpoolMarkedCreated(const std::string& dir) {
   return false;
 }
 
+// Called with the RocksDB lock held, so no other opener races it. Whatever was planted at
+// OWNER is removed, not opened: a link there must not make us truncate its target.
 void WriteOwner(const std::string& dir) {
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
-  std::ofstream out(fs::path(dir) / "OWNER", std::ios::trunc);
-  out << ::getpid() << "@" << host << "\n";
-  out.close();
-  ::chmod((fs::path(dir) / "OWNER").c_str(), 0600);
+  const std::string path = (fs::path(dir) / "OWNER").string();
+  ::unlink(path.c_str());
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return;  // only a hint for the message a second opener gets
+  const std::string text = std::to_string(::getpid()) + "@" + host + "\n";
+  [[maybe_unused]] ssize_t written = ::write(fd, text.data(), text.size());  // a hint as well
+  ::close(fd);
 }
 
 std::string ReadOwner(const std::string& dir) {
-  std::ifstream in(fs::path(dir) / "OWNER");
-  std::string owner;
-  std::getline(in, owner);
-  return owner;
+  std::string text;
+  if (!ReadSmallFile((fs::path(dir) / "OWNER").string(), text)) return "";
+  text = text.substr(0, std::min<size_t>(text.find('\n'), 256));
+  return text;
 }
 
 }  // namespace zkspool

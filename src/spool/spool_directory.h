@@ -18,8 +18,11 @@ namespace zkspool {
 // Refuses what is not a directory and a non-empty directory without our marker, so that a
 // mistyped path never turns someone's directory into a spool.
 // Errors: kNotASpool (not a directory, no marker), kCorruption (a spool whose RocksDB CURRENT
-// file is gone while its database files remain: RocksDB would start an empty database over
-// them), kIOError (permissions, a dangling symbolic link, ...), kInvalidArgument (empty path).
+// file is gone while its database files remain, or whose whole database is gone although it was
+// created: RocksDB would start an empty database in its place; anything in the directory that is
+// not a regular file, such as a FIFO, device, directory or symbolic link; one of the small files
+// read whole (ZKSPOOL, OWNER, HIGHWATER, CURRENT, IDENTITY) over 64 KiB), kIOError (permissions,
+// a dangling symbolic link, ...), kInvalidArgument (empty path).
 Status PrepareSpoolDirectory(const std::string& dir);
 
 // Checks, without creating or writing anything, that `dir` is an existing spool directory with
@@ -31,9 +34,10 @@ Status MarkSpoolCreated(const std::string& dir);
 // Whether MarkSpoolCreated was done (spools of builds before it: false).
 bool SpoolMarkedCreated(const std::string& dir);
 
-// Writes "<pid>@<host>" to dir/OWNER; called once the RocksDB lock is held.
+// Writes "<pid>@<host>" to dir/OWNER, replacing whatever is there without opening it; called
+// once the RocksDB lock is held.
 void WriteOwner(const std::string& dir);
-// The recorded owner, or "" if unknown.
+// The recorded owner, or "" if unknown (no regular file there, or unreadable). Never blocks.
 std::string ReadOwner(const std::string& dir);
 
 }  // namespace zkspool

@@ -3,10 +3,12 @@
 // must fail Open with kCorruption naming the file, never read as an emptier spool.
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -148,6 +150,75 @@ TEST_F(HostileSpoolTest, LostHighwaterIsCorruption) {
   testing::MakeSpool(spool_, 10);
   fs::remove(spool_ + "/HIGHWATER");
   ExpectCorruptionNaming("HIGHWATER");
+}
+
+// Everything RocksDB wrote removed, our ZKSPOOL (marked "created") and HIGHWATER left: the
+// first version of the directory check took this for a spool whose creation never finished and
+// created an empty database, losing every acknowledged intent without a word.
+TEST_F(HostileSpoolTest, WipedDatabaseIsCorruptionNotANewEmptySpool) {
+  testing::MakeSpool(spool_, 10);
+  for (const auto& entry : fs::directory_iterator(spool_)) {
+    const std::string name = entry.path().filename().string();
+    if (name != "ZKSPOOL" && name != "HIGHWATER") fs::remove(entry.path());
+  }
+  Status open = OpenStatus();
+  EXPECT_EQ(open.code(), StatusCode::kCorruption) << open.ToString();
+  EXPECT_NE(open.message().find("is gone"), std::string::npos) << open.message();
+  EXPECT_FALSE(fs::exists(spool_ + "/CURRENT")) << "no new database may be started in its place";
+  auto reader = SpoolReader::Open(spool_);
+  EXPECT_EQ(reader.status().code(), StatusCode::kCorruption) << reader.status().ToString();
+}
+
+// Something other than a regular file in place of one of the spool's files: a FIFO would hang
+// the read of it, /dev/zero exhaust memory, a link make us overwrite its target. Each is refused
+// at once, naming the file, and nothing is written anywhere.
+TEST_F(HostileSpoolTest, SpecialFilesInTheSpoolDirectoryAreRefused) {
+  testing::MakeSpool(spool_, 10);
+  const std::string victim = dir_.Sub("victim");
+  std::ofstream(victim) << "not yours\n";
+  struct Plant {
+    std::string name;
+    std::function<void(const std::string&)> make;
+    std::string kind;
+  };
+  const std::vector<Plant> plants = {
+      {"HIGHWATER", [](const std::string& p) { ASSERT_EQ(::mkfifo(p.c_str(), 0600), 0); }, "a FIFO"},
+      {"OWNER", [](const std::string& p) { ASSERT_EQ(::mkfifo(p.c_str(), 0600), 0); }, "a FIFO"},
+      {"ZKSPOOL", [](const std::string& p) { fs::create_symlink("/dev/zero", p); }, "a symbolic link"},
+      {"OWNER", [&](const std::string& p) { fs::create_symlink(victim, p); }, "a symbolic link"},
+      {"CURRENT", [](const std::string& p) { fs::create_symlink("/dev/zero", p); }, "a symbolic link"},
+      {"extra", [](const std::string& p) { fs::create_directory(p); }, "a directory"},
+  };
+  for (const Plant& plant : plants) {
+    SCOPED_TRACE(plant.name + " as " + plant.kind);
+    const std::string path = spool_ + "/" + plant.name;
+    const std::string saved = dir_.Sub("saved");
+    const bool existed = fs::exists(fs::symlink_status(path));
+    if (existed) fs::rename(path, saved);
+    plant.make(path);
+    Status open = OpenStatus();
+    EXPECT_EQ(open.code(), StatusCode::kCorruption) << open.ToString();
+    EXPECT_NE(open.message().find(plant.name + ", which is " + plant.kind), std::string::npos) << open.message();
+    auto reader = SpoolReader::Open(spool_);
+    EXPECT_EQ(reader.status().code(), StatusCode::kCorruption) << reader.status().ToString();
+    fs::remove(path);
+    if (existed) fs::rename(saved, path);
+  }
+  std::ifstream in(victim);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "not yours");
+  uint64_t pending = 0;
+  ASSERT_TRUE(OpenStatus(&pending).ok());
+  EXPECT_EQ(pending, 10u) << "what was spooled is all there once the plants are gone";
+}
+
+TEST_F(HostileSpoolTest, OversizedSmallFileIsRefusedUnread) {
+  testing::MakeSpool(spool_, 10);
+  std::ofstream(spool_ + "/OWNER", std::ios::trunc) << std::string(1 << 20, 'x');
+  Status open = OpenStatus();
+  EXPECT_EQ(open.code(), StatusCode::kCorruption) << open.ToString();
+  EXPECT_NE(open.message().find("OWNER has 1048576 bytes"), std::string::npos) << open.message();
 }
 
 TEST_F(HostileSpoolTest, DamagedTableFileFailsOpenNamingIt) {
