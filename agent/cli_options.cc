@@ -45,6 +45,28 @@ std::string ReadAuthFile(const std::string& file) {
   return line;
 }
 
+// CLI11 reads --config with a plain std::ifstream to its end: a FIFO without a writer hung
+// start-up and /dev/zero ran the agent out of memory. So every --config given is checked here
+// first, as the agent reads any other file it is pointed at.
+constexpr size_t kMaxConfigBytes = 1 << 20;
+
+Status CheckConfigFiles(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string file;
+    if (arg == "--config" && i + 1 < argc) {
+      file = argv[++i];
+    } else if (arg.starts_with("--config=")) {
+      file = arg.substr(9);
+    } else {
+      continue;
+    }
+    Result<std::string> text = ReadRegularFile(file, kMaxConfigBytes, "--config " + file);
+    if (!text.ok()) return text.status();
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::variant<CommandLine, int> ParseCommandLine(int argc, char** argv) {
@@ -131,6 +153,11 @@ std::variant<CommandLine, int> ParseCommandLine(int argc, char** argv) {
       "3 spool corrupt; 4 spool in use by another process; 5 other error.\n"
       "Signals: SIGHUP reloads the registrations file; SIGTERM/SIGINT stop, keeping the session for a\n"
       "restart within the session timeout (unless --leave-on-terminate).");
+  auto usage = [](const std::string& message) {
+    std::cerr << "zkspool-agent: " << message << " (see zkspool-agent --help)\n";
+    return kExitUsage;
+  };
+  if (Status s = CheckConfigFiles(argc, argv); !s.ok()) return usage(s.message());
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -138,10 +165,6 @@ std::variant<CommandLine, int> ParseCommandLine(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
 
-  auto usage = [](const std::string& message) {
-    std::cerr << "zkspool-agent: " << message << " (see zkspool-agent --help)\n";
-    return kExitUsage;
-  };
   for (const DurationOption& d : durations) {
     if (Status s = ConvertDuration(d); !s.ok()) return usage(s.message());
   }

@@ -156,6 +156,36 @@ TEST_F(HostileAgentTest, FifoAsAuthFileIsRefusedAtOnce) {
   ExpectExit(*agent, 2, "is a FIFO, not a regular file", 5s);
 }
 
+// CLI11 read --config with a plain ifstream to its end: a FIFO hung start-up, /dev/zero ended in
+// std::bad_alloc (SIGABRT).
+TEST_F(HostileAgentTest, SpecialFilesAsConfigAreRefusedAtOnce) {
+  const std::string fifo = dir_.Sub("config-fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto from_fifo = Start({"--config", fifo});
+  ExpectExit(*from_fifo, 2, "is a FIFO, not a regular file", 5s);
+  auto from_zero = Start({"--config=/dev/zero"});
+  ExpectExit(*from_zero, 2, "/dev/zero is a character device, not a regular file");
+  auto from_dir = Start({"--config", dir_.path()});
+  ExpectExit(*from_dir, 2, "is a directory, not a regular file");
+  const std::string big = dir_.Sub("big.toml");
+  std::ofstream(big) << std::string(2 << 20, '#');
+  auto from_big = Start({"--config", big});
+  ExpectExit(*from_big, 2, "big.toml");
+}
+
+// Everything RocksDB wrote removed, ZKSPOOL ("created") and HIGHWATER left: exit 3, never a new
+// empty spool.
+TEST_F(HostileAgentTest, WipedSpoolDatabaseStopsTheAgentWithExit3) {
+  testing::MakeSpool(spool_, 20);
+  for (const auto& entry : std::filesystem::directory_iterator(spool_)) {
+    const std::string name = entry.path().filename().string();
+    if (name != "ZKSPOOL" && name != "HIGHWATER") std::filesystem::remove(entry.path());
+  }
+  auto agent = Start();
+  ExpectExit(*agent, 3, "is gone");
+  EXPECT_FALSE(std::filesystem::exists(spool_ + "/CURRENT"));
+}
+
 TEST_F(HostileAgentTest, OversizedRegistrationsFileIsRefusedNamingTheLimit) {
   const std::string file = dir_.Sub("big.json");
   WriteFile(file, R"({"registrations":[]})" + std::string((32 << 20) + 1, ' '));
