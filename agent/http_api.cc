@@ -7,7 +7,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <condition_variable>
@@ -88,21 +90,51 @@ void SendError(httplib::Response& res, const Status& status, int http_status = 0
   SendJson(res, http_status != 0 ? http_status : HttpStatusFor(status.code()), ErrorEvent(nullptr, status));
 }
 
+// What cpp-httplib 0.11 (compiled into Debian's library, so not ours to raise) reads of a
+// form-encoded body: CPPHTTPLIB_FORM_URL_ENCODED_PAYLOAD_MAX_LENGTH.
+constexpr uint64_t kMaxFormBodyBytes = 8192;
+
+bool ContentTypeIsForm(const httplib::Request& req) {
+  std::string type = req.get_header_value("Content-Type");
+  type = type.substr(0, type.find(';'));
+  std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
+  return type == "application/x-www-form-urlencoded";
+}
+
+// The methods an endpoint takes, for a 405; nullptr for a path that is no endpoint.
+const char* AllowedMethods(const std::string& path) {
+  for (const char* get : {"/v1/health", "/v1/status", "/v1/registrations", "/v1/pending", "/v1/failed", "/metrics"}) {
+    if (path == get) return "GET";
+  }
+  for (const char* post : {"/v1/register", "/v1/deregister", "/v1/retry-failed", "/v1/leave"}) {
+    if (path == post) return "POST";
+  }
+  return nullptr;
+}
+
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-// The stdin request for POST /v1/<op>: the body's object with "op" added. An empty body is {}.
+// The stdin request for POST /v1/<op>: the body's object with "op" put in front, as text. The
+// body is not parsed and written out again here: ParseRequest must see it as sent, so that a key
+// given twice is refused (a parsed object keeps one of them) and an id is echoed digit for digit.
+// An empty body is {}.
 Result<std::string> RequestLine(const std::string& body, const char* op) {
   if (JsonNestsDeeperThan(body, HttpApi::kMaxJsonDepth)) {
     return Status::InvalidArgument(fmt::format("the body nests JSON deeper than {} levels", HttpApi::kMaxJsonDepth));
   }
-  json request = body.find_first_not_of(" \t\r\n") == std::string::npos
-                     ? json::object()
-                     : json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (request.is_discarded()) return Status::InvalidArgument("the body is not valid JSON");
-  if (!request.is_object()) return Status::InvalidArgument("the body must be a JSON object");
-  if (request.contains("op")) return Status::InvalidArgument("the body must not have \"op\": the URL names it");
-  request["op"] = op;
-  return Dump(request);
+  const std::string head = fmt::format("{{\"op\":\"{}\"", op);
+  const size_t open = body.find_first_not_of(" \t\r\n");
+  if (open == std::string::npos) return head + "}";
+  if (body[open] != '{') {  // json::accept validates without building a tree
+    return Status::InvalidArgument(json::accept(body) ? "the body must be a JSON object" : "the body is not valid JSON");
+  }
+  const size_t next = body.find_first_not_of(" \t\r\n", open + 1);
+  if (next != std::string::npos && body.compare(next, 5, "\"op\":") == 0) {
+    return Status::InvalidArgument("the body must not have \"op\": the URL names it");
+  }
+  // ParseRequest refuses an "op" given later in the body as a key given twice.
+  const bool empty_object = next != std::string::npos && body[next] == '}';
+  return head + (empty_object ? "" : ",") + body.substr(open + 1);
 }
 
 // A non-negative integer query parameter, `fallback` when absent.
@@ -135,18 +167,47 @@ json IntentJson(const SpooledIntent& r) {
   return out;
 }
 
-// A page of a set kept in sequence order: `read(from_seq, limit)` gives its entries, each with a
-// "seq"; "next_from_seq" continues after a full page.
+// Up to `limit` entries, read kPageChunk at a time, and no more once they hold kMaxPageBytes of
+// paths and data: an entry may carry up to 1 MiB, and 10,000 of them would be a 10 GiB reply.
+// `read(n)` gives the next n entries (it keeps its own cursor); `more` says whether the page
+// stopped before the end of the set.
+template <typename Read>
+Result<json> FillPage(size_t limit, bool& more, Read read) {
+  json entries = json::array();
+  size_t bytes = 0;
+  more = false;
+  while (entries.size() < limit) {
+    const size_t want = std::min(HttpApi::kPageChunk, limit - entries.size());
+    Result<json> chunk = read(want);
+    if (!chunk.ok()) return chunk.status();
+    for (json& entry : *chunk) {
+      bytes += entry["path"].get_ref<const std::string&>().size() + entry["data"].get_ref<const std::string&>().size();
+      entries.push_back(std::move(entry));
+    }
+    if (chunk->size() < want) return entries;
+    if (bytes >= HttpApi::kMaxPageBytes) break;
+  }
+  more = true;
+  return entries;
+}
+
+// A page of a set kept in sequence order: `read(from_seq, n)` gives its entries, each with a
+// "seq"; "next_from_seq" continues after a page that stopped before the end.
 template <typename Read>
 void SequencePage(const httplib::Request& req, httplib::Response& res, const char* key, Read read) {
   Result<size_t> limit = PageSize(req);
   if (!limit.ok()) return SendError(res, limit.status());
   Result<uint64_t> from = Param(req, "from_seq", 0);
   if (!from.ok()) return SendError(res, from.status());
-  Result<json> entries = read(*from, *limit);
+  uint64_t cursor = *from;
+  bool more = false;
+  Result<json> entries = FillPage(*limit, more, [&](size_t n) -> Result<json> {
+    Result<json> chunk = read(cursor, n);
+    if (chunk.ok() && !chunk->empty()) cursor = chunk->back()["seq"].get<uint64_t>() + 1;
+    return chunk;
+  });
   if (!entries.ok()) return SendError(res, entries.status());
-  json out = {{key, *entries}, {"next_from_seq", nullptr}};
-  if (entries->size() == *limit) out["next_from_seq"] = entries->back()["seq"].get<uint64_t>() + 1;
+  json out = {{key, std::move(*entries)}, {"next_from_seq", more ? json(cursor) : json(nullptr)}};
   SendJson(res, 200, Dump(out));
 }
 
@@ -233,11 +294,17 @@ void HttpApi::Route() {
     Result<size_t> limit = PageSize(req);
     if (!limit.ok()) return SendError(res, limit.status());
     std::string after = req.has_param("after") ? req.get_param_value("after") : "";
-    Result<std::vector<SpooledIntent>> page = target_.registrar().ReadRegistered(after, *limit);
-    if (!page.ok()) return SendError(res, page.status());
-    json out = {{"registrations", json::array()}, {"next_after", nullptr}};
-    for (const SpooledIntent& r : *page) out["registrations"].push_back(IntentJson(r));
-    if (page->size() == *limit) out["next_after"] = page->back().intent.path;
+    bool more = false;
+    Result<json> entries = FillPage(*limit, more, [&](size_t n) -> Result<json> {
+      Result<std::vector<SpooledIntent>> page = target_.registrar().ReadRegistered(after, n);
+      if (!page.ok()) return page.status();
+      json chunk = json::array();
+      for (const SpooledIntent& r : *page) chunk.push_back(IntentJson(r));
+      if (!page->empty()) after = page->back().intent.path;
+      return chunk;
+    });
+    if (!entries.ok()) return SendError(res, entries.status());
+    json out = {{"registrations", std::move(*entries)}, {"next_after", more ? json(after) : json(nullptr)}};
     SendJson(res, 200, Dump(out));
   });
   s.Get("/v1/pending", [this](const httplib::Request& req, httplib::Response& res) {
@@ -298,12 +365,39 @@ void HttpApi::Route() {
     target_.Leave();
     return std::pair(202, LeavingEvent(request.id));
   });
+  // Before a body is read: cpp-httplib 0.11 bounds a body by its Content-Length only, so a
+  // chunked one could grow without limit; and it caps a form-encoded body (what `curl -d` sends
+  // unless told otherwise) at 8 KiB with a bare 413.
+  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (req.method != "POST") return httplib::Server::HandlerResponse::Unhandled;
+    std::string message;
+    if (req.has_header("Transfer-Encoding")) {
+      res.status = 411;
+      message = "a POST body must come with a Content-Length; a chunked body is not accepted";
+    } else if (ContentTypeIsForm(req) && req.get_header_value<uint64_t>("Content-Length") > kMaxFormBodyBytes) {
+      res.status = 413;
+      message = fmt::format(
+          "a body sent as application/x-www-form-urlencoded may have at most {} bytes; send it with "
+          "Content-Type: application/json (curl: -H 'Content-Type: application/json')",
+          kMaxFormBodyBytes);
+    } else {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    res.set_header("Connection", "close");  // the unread body must not be taken for a request
+    res.set_content(ErrorEvent(nullptr, Status::InvalidArgument(message)) + "\n", "application/json");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   // Anything unrouted, a body over kMaxBodyBytes (413), a malformed request line (400): a JSON
   // error like every other reply, unless a handler already wrote one.
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     std::string message = fmt::format("HTTP {}: the request is malformed", res.status);
-    if (res.status == 404) {
+    const char* allowed = res.status == 404 ? AllowedMethods(req.path) : nullptr;
+    if (allowed != nullptr) {
+      res.status = 405;
+      res.set_header("Allow", allowed);
+      message = fmt::format("{} takes {}, not {}", req.path, allowed, req.method);
+    } else if (res.status == 404) {
       message = fmt::format("no such endpoint: {} {}", req.method, req.path);
     } else if (res.status == 413) {
       message = fmt::format("the body is larger than {} bytes", kMaxBodyBytes);
@@ -335,13 +429,16 @@ Status HttpApi::Start() {
   s.set_payload_max_length(kMaxBodyBytes);
   s.set_read_timeout(kTimeoutSeconds, 0);
   s.set_write_timeout(kTimeoutSeconds, 0);
-  s.set_keep_alive_timeout(kTimeoutSeconds);
+  // An idle kept-alive connection holds its worker, and stopping waits for the workers.
+  s.set_keep_alive_timeout(kKeepAliveSeconds);
   Route();
   if (address->unix_path.empty()) {
+    errno = 0;  // a failed name lookup sets none: the message must not name a stale one
     int port = address->port == 0 ? s.bind_to_any_port(address->host) : (s.bind_to_port(address->host, address->port)
                                                                           ? address->port : -1);
     if (port < 0) {
-      return Status::IOError(fmt::format("--http {}: cannot listen there: {}", options_.address, std::strerror(errno)));
+      return Status::IOError(fmt::format("--http {}: cannot listen there: {}", options_.address,
+                                         errno != 0 ? std::strerror(errno) : "the host name does not resolve"));
     }
     bound_ = address->host.find(':') != std::string::npos ? fmt::format("[{}]:{}", address->host, port)
                                                           : fmt::format("{}:{}", address->host, port);

@@ -31,9 +31,12 @@ class HttpApi {
   static constexpr size_t kMaxBodyBytes = 4 << 20;  // a request carrying the largest node data fits
   static constexpr int kMaxJsonDepth = 16;          // requests are flat objects
   static constexpr size_t kMaxPageSize = 10'000;    // entries per GET of a set (default 1000)
+  static constexpr size_t kMaxPageBytes = 16 << 20; // a page ends once its paths and data reach this
+  static constexpr size_t kPageChunk = 16;          // entries read from the spool at once for a page
   static constexpr size_t kWorkers = 4;             // connections served at once
   static constexpr size_t kMaxWaitingConnections = 64;  // accepted, waiting for a worker
   static constexpr int kTimeoutSeconds = 5;         // for each read and write on a connection
+  static constexpr int kKeepAliveSeconds = 1;       // idle between requests on one connection
 
   HttpApi(ControlTarget& target, HttpApiOptions options, std::shared_ptr<spdlog::logger> log);
   // Stop().

@@ -1,6 +1,7 @@
 // The agent's control API end to end, against real ZooKeeper servers: health through a quorum
 // loss, register/deregister reaching ZooKeeper, hostile requests, the Unix socket with
 // zkspoolctl, retry-failed.
+#include <fmt/format.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -179,6 +180,36 @@ TEST_F(AgentHttpTest, RegisterAndDeregisterOverHttpReachZooKeeper) {
   zk_->Thaw(0);
 }
 
+// A page of 1,000 entries of nearly 1 MiB each would be a 1 GiB reply: a page ends once its
+// paths and data reach HttpApi::kMaxPageBytes (16 MiB), read 16 entries at a time, and the cursor
+// continues from there without losing or repeating an entry.
+TEST_F(AgentHttpTest, PagesOfLargeEntriesEndAtTheByteBound) {
+  auto agent = StartWithHttp();
+  zk_->Freeze(0);  // so that they stay pending
+  constexpr int kEntries = 40;
+  const std::string data(900'000, 'd');
+  for (int i = 0; i < kEntries; ++i) {
+    json body = {{"path", fmt::format("/big/n{:02}", i)}, {"data", data}};
+    ASSERT_EQ(Call("POST", "/v1/register", body.dump()).status, 200);
+  }
+  std::vector<std::string> paths;
+  Reply first = Call("GET", "/v1/pending?limit=1000");
+  ASSERT_EQ(first.status, 200) << first.text.substr(0, 200);
+  const size_t first_size = first.body["pending"].size();
+  EXPECT_EQ(first_size, 32u) << "two reads of 16 pass 16 MiB";
+  EXPECT_LT(first.text.size(), size_t{32} << 20);
+  ASSERT_TRUE(first.body["next_from_seq"].is_number());
+  Reply rest = Call("GET", "/v1/pending?limit=1000&from_seq=" + std::to_string(first.body["next_from_seq"].get<uint64_t>()));
+  ASSERT_EQ(rest.status, 200) << rest.text.substr(0, 200);
+  EXPECT_TRUE(rest.body["next_from_seq"].is_null());
+  for (const Reply* page : {&first, &rest}) {
+    for (const json& e : page->body["pending"]) paths.push_back(e["path"]);
+  }
+  ASSERT_EQ(paths.size(), static_cast<size_t>(kEntries));
+  for (int i = 0; i < kEntries; ++i) EXPECT_EQ(paths[i], fmt::format("/big/n{:02}", i));
+  zk_->Thaw(0);
+}
+
 TEST_F(AgentHttpTest, HostileRequestsGet4xxAndTheAgentKeepsServing) {
   auto agent = StartWithHttp();
   struct Case {
@@ -201,7 +232,10 @@ TEST_F(AgentHttpTest, HostileRequestsGet4xxAndTheAgentKeepsServing) {
       {"POST", "/v1/register", R"({"data":"x"})", 400, "\"path\" is missing"},
       {"POST", "/v1/deregister", R"({"path":7})", 400, "must be a string"},
       {"GET", "/v1/nope", "", 404, "no such endpoint"},
-      {"DELETE", "/v1/register", "", 404, "no such endpoint"},
+      {"DELETE", "/v1/register", "", 405, "/v1/register takes POST, not DELETE"},
+      {"POST", "/v1/status", "{}", 405, "/v1/status takes GET, not POST"},
+      {"POST", "/v1/register", R"({"path":"/dup/a","data":"x","path":"/dup/b"})", 400, "twice"},
+      {"POST", "/v1/register", R"({ "path":"/x", "op":"register"})", 400, "\"op\""},
       {"GET", "/v1/pending?limit=abc", "", 400, "limit"},
       {"GET", "/v1/registrations?limit=100000", "", 400, "limit"},
   };
@@ -212,11 +246,27 @@ TEST_F(AgentHttpTest, HostileRequestsGet4xxAndTheAgentKeepsServing) {
     EXPECT_EQ(r.body.value("event", ""), "error") << r.text;
     EXPECT_NE(r.body.value("message", "").find(c.message_part), std::string::npos) << r.text;
   }
+  // The body reaches the stdin protocol's parser as sent: a 30-digit id comes back digit for digit.
+  Reply with_id = Call("POST", "/v1/deregister", R"({"id":123456789012345678901234567890,"path":"/id/x"})");
+  EXPECT_EQ(with_id.status, 200) << with_id.text;
+  EXPECT_NE(with_id.text.find(R"("id":123456789012345678901234567890)"), std::string::npos) << with_id.text;
   // Broken HTTP: a garbage request line, oversized headers, a POST without a length.
   EXPECT_NE(Raw("HELLO\r\n\r\n").find(" 400 "), std::string::npos);
   EXPECT_NE(Raw("GET /v1/health HTTP/1.1\r\nX: " + std::string(100'000, 'x') + "\r\n\r\n").substr(0, 12), "HTTP/1.1 200");
   const std::string no_length = Raw("POST /v1/register HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_NE(no_length.find(" 400 "), std::string::npos) << no_length;
+  // A chunked body is refused before a byte of it is read (cpp-httplib bounds only a
+  // Content-Length), and so is a form-encoded one above the library's 8 KiB, with a message
+  // that says what to send instead.
+  const std::string chunked = Raw("POST /v1/register HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                                  std::string("100000\r\n") + std::string(4096, 'a'));
+  EXPECT_NE(chunked.find(" 411 "), std::string::npos) << chunked.substr(0, 300);
+  EXPECT_NE(chunked.find("chunked body is not accepted"), std::string::npos) << chunked.substr(0, 300);
+  const std::string form_body = R"({"path":"/form","data":")" + std::string(10'000, 'a') + R"("})";
+  const std::string form = Raw("POST /v1/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                               "Content-Length: " + std::to_string(form_body.size()) + "\r\n\r\n" + form_body);
+  EXPECT_NE(form.find(" 413 "), std::string::npos) << form.substr(0, 300);
+  EXPECT_NE(form.find("Content-Type: application/json"), std::string::npos) << form.substr(0, 300);
   // Idle connections that never send a request hold a worker each until their read times out;
   // more of them than workers, and many short ones, do not stop the agent from answering.
   std::vector<int> idle;
@@ -230,7 +280,9 @@ TEST_F(AgentHttpTest, HostileRequestsGet4xxAndTheAgentKeepsServing) {
   Reply ok = Call("POST", "/v1/register", R"({"path":"/after/hostile","data":"x"})");
   ASSERT_EQ(ok.status, 200) << ok.text;
   EXPECT_TRUE(WaitApplied(*agent, ok.body["seq"]));
-  // Nothing that was refused reached the spool: only the last registration was ever spooled.
+  // Nothing that was refused reached the spool: the deregister above and the last registration
+  // were the only intents spooled.
+  EXPECT_EQ(ok.body["seq"].get<uint64_t>(), with_id.body["seq"].get<uint64_t>() + 1) << ok.text;
   Reply status = Call("GET", "/v1/status");
   EXPECT_EQ(status.body["registered"], 1) << status.text;
   EXPECT_EQ(status.body["next_seq"], ok.body["seq"].get<uint64_t>() + 1) << status.text;
