@@ -125,8 +125,9 @@ Result<Spool::RetryReport> Agent::RetryFailedLocked() {
 
 void Agent::Leave() {
   leave_ = true;
-  // The signal watcher takes it as any stop: the main loop ends and closes.
-  ::kill(::getpid(), SIGTERM);
+  // The main loop ends and closes, as on a SIGTERM. Not a real SIGTERM: one that arrived while
+  // the agent was already closing would count as the second, which forces an exit.
+  signals_.RequestStop("leave requested");
 }
 
 void Agent::HandleLine(std::string_view line) {

@@ -60,6 +60,17 @@ void SignalWatcher::Run() {
   }
 }
 
+void SignalWatcher::RequestStop(const std::string& why) {
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return;
+    stop_at_ = std::chrono::steady_clock::now();
+    stop_ = true;
+    log_->info("{}: stopping", why);
+  }
+  changed_.notify_all();
+}
+
 void SignalWatcher::Force(const std::string& why) {
   log_->warn("{}: exiting now; the spool keeps every acknowledged intent, the ZooKeeper session is left to time out",
              why);

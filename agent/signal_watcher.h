@@ -37,6 +37,9 @@ class SignalWatcher {
   // from then on), else kReload if SIGHUP arrived since the last call (several count as one).
   Event Wait(std::chrono::milliseconds timeout);
   bool stop_requested() const { return stop_.load(); }
+  // A stop asked from inside (a leave request), taken as a first SIGTERM: never as the second
+  // one that forces an exit while closing, whenever it comes. Thread-safe.
+  void RequestStop(const std::string& why);
   // What the agent is doing now, named if a stop has to be forced.
   void Doing(std::string what);
   // The agent has begun its orderly close: no stop is forced from now on, except on a second
