@@ -69,7 +69,7 @@ Result<Request> ParseRequest(std::string_view line, RequestId& id) {
   } else {
     return Invalid(fmt::format("op \"{}\" is not one of register, update, deregister, stats, leave, retry-failed", *op));
   }
-  Result<Registration> registration = ParseRegistration(request, out.kind == Request::Kind::kDeregister);
+  Result<Registration> registration = ParseRegistration(request, out.kind == Request::Kind::kDeregister, /*is_request=*/true);
   if (!registration.ok()) return registration.status();
   out.registration = std::move(registration).value();
   return out;

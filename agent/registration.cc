@@ -29,8 +29,17 @@ Result<NodeMode> ParseNodeMode(std::string_view name) {
   return Invalid(fmt::format("mode \"{}\" is not one of ephemeral, persistent, container, persistent-ttl", name));
 }
 
-Result<Registration> ParseRegistration(const json& object, bool path_only) {
+Result<Registration> ParseRegistration(const json& object, bool path_only, bool is_request) {
   if (!object.is_object()) return Invalid("an entry must be a JSON object");
+  for (const auto& [key, value] : object.items()) {
+    const bool known = key == "path" || key == "data" || key == "mode" || key == "ttl_ms" || key == "node_ttl_ms" ||
+                       (is_request && (key == "op" || key == "id"));
+    if (!known) {
+      return Invalid(fmt::format("unknown key {}: {} takes path, data, mode, ttl_ms, node_ttl_ms{}",
+                                 json(key).dump(-1, ' ', false, json::error_handler_t::replace),
+                                 is_request ? "a request" : "an entry", is_request ? ", op and id" : ""));
+    }
+  }
   Registration r;
   auto path = object.find("path");
   if (path == object.end()) return Invalid("\"path\" is missing");

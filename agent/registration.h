@@ -22,9 +22,11 @@ struct Registration {
 };
 
 // Reads "path" (required), "ttl_ms" and, unless `path_only`, "data", "mode" and "node_ttl_ms"
-// from a JSON object. Errors: kInvalidArgument naming the field and what is wrong with it. Path
-// and data rules are the spool's (see ValidateIntent). Thread-safe.
-Result<Registration> ParseRegistration(const nlohmann::json& object, bool path_only = false);
+// from a JSON object. Any other key is refused unless `is_request` allows the request's own
+// "op" and "id": a misspelt "mdoe" ignored would make the node ephemeral without a word.
+// Errors: kInvalidArgument naming the field or key and what is wrong with it. Path and data
+// rules are the spool's (see ValidateIntent). Thread-safe.
+Result<Registration> ParseRegistration(const nlohmann::json& object, bool path_only = false, bool is_request = false);
 
 // NodeMode from its NodeModeName(). Errors: kInvalidArgument listing the valid names.
 Result<NodeMode> ParseNodeMode(std::string_view name);

@@ -53,7 +53,9 @@ TEST(ParseRequestTest, RejectsWhatIsWrongAndKeepsTheId) {
                  Case{R"({"op":"register","path":"/a","node_ttl_ms":10,"id":1})", "node_ttl_ms"},
                  Case{R"({"op":"register","path":"/a","mode":"persistent-ttl","id":1})", "node_ttl_ms"},
                  Case{R"({"op":"register","path":"/a","ttl_ms":1.5,"id":1})", "ttl_ms"},
-                 Case{R"({"op":"register","path":"/a","mode":"sequential","id":1})", "mode \"sequential\""}}) {
+                 Case{R"({"op":"register","path":"/a","mode":"sequential","id":1})", "mode \"sequential\""},
+                 Case{R"({"op":"register","path":"/a","mdoe":"persistent","id":1})", "unknown key \"mdoe\""},
+                 Case{R"({"op":"deregister","path":"/a","tll_ms":5,"id":1})", "unknown key \"tll_ms\""}}) {
     RequestId id;
     auto r = ParseRequest(c.line, id);
     ASSERT_FALSE(r.ok()) << c.line;
@@ -63,6 +65,17 @@ TEST(ParseRequestTest, RejectsWhatIsWrongAndKeepsTheId) {
       EXPECT_EQ(id.text(), "1") << c.line;
     }
   }
+}
+
+// A registrations file's entry with a misspelt key is refused: ignored, "mdoe" would turn a
+// persistent node into an ephemeral one on the next reload.
+TEST(ParseRegistrationTest, AnEntryWithAnUnknownKeyIsRefusedAndOpOrIdOnlyBelongToRequests) {
+  auto typo = ParseRegistration(json::parse(R"({"path":"/a","mdoe":"persistent"})"));
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("unknown key \"mdoe\""), std::string::npos) << typo.status().message();
+  EXPECT_FALSE(ParseRegistration(json::parse(R"({"path":"/a","id":1})")).ok());
+  EXPECT_TRUE(ParseRegistration(json::parse(R"({"path":"/a","id":1,"op":"register"})"), false, true).ok());
+  EXPECT_TRUE(ParseRegistration(json::parse(R"({"path":"/a","data":"x","mode":"persistent","ttl_ms":5})")).ok());
 }
 
 TEST(EventsTest, AreSingleLinesOfValidJsonWhateverThePathHolds) {
