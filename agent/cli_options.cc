@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <fstream>
 #include <iostream>
 #include <limits>
@@ -10,6 +11,7 @@
 #include "agent_metrics.h"
 #include "build_version.h"
 #include "duration.h"
+#include "http_api.h"
 #include "regular_file.h"
 
 namespace zkspool::agent {
@@ -43,6 +45,15 @@ std::string ReadAuthFile(const std::string& file) {
   std::string line = text->substr(0, text->find('\n'));
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
   return line;
+}
+
+// CLI11 converts integers with strtoull in base 0: "-1" wrapped to 2^64-1 (no limit at all) and
+// "010" was octal 8. A count is plain decimal, optionally followed by a unit the option takes.
+std::string PlainDecimal(std::string& text) {
+  const bool digit_first = !text.empty() && std::isdigit(static_cast<unsigned char>(text[0]));
+  const bool leading_zero = text.size() > 1 && text[0] == '0';
+  if (digit_first && !leading_zero) return "";
+  return "\"" + text + "\" is not a plain decimal number (no sign, no leading zero)";
 }
 
 // CLI11 reads --config with a plain std::ifstream to its end: a FIFO without a writer hung
@@ -121,10 +132,10 @@ std::variant<CommandLine, int> ParseCommandLine(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-pending-intents", registrar.spool.max_pending_intents,
                  "Refuse new intents (\"spool full\") while this many wait")
-      ->capture_default_str()->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()));
+      ->capture_default_str()->check(CLI::Validator(PlainDecimal, ""))->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()));
   app.add_option("--max-pending-bytes", registrar.spool.max_pending_bytes,
                  "Refuse new intents while the waiting ones take this much (bytes; KiB, MiB, GiB suffixes)")
-      ->capture_default_str()->transform(CLI::AsSizeValue(false))
+      ->capture_default_str()->check(CLI::Validator(PlainDecimal, ""))->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()));
   app.add_option("--max-ops-per-second", registrar.max_ops_per_second,
                  "Hard ceiling on ZooKeeper operations sent per second, on top of the pacing; 0 = none")
@@ -171,6 +182,9 @@ std::variant<CommandLine, int> ParseCommandLine(int argc, char** argv) {
   Result<std::string> parsed_labels = ParseMetricsLabels(labels);
   if (!parsed_labels.ok()) return usage("--metrics-labels: " + parsed_labels.status().message());
   options.metrics_labels = *parsed_labels;
+  if (!options.http.empty()) {
+    if (Status s = CheckHttpAddress(options.http); !s.ok()) return usage(s.message());
+  }
   registrar.spool.durability = durability == "sync" ? Durability::kSync : Durability::kBuffered;
   if (!auth.empty()) {
     constexpr std::string_view kScheme = "digest:";

@@ -243,6 +243,8 @@ Result<Address> ParseAddress(const std::string& text) {
 
 }  // namespace
 
+Status CheckHttpAddress(const std::string& address) { return ParseAddress(address).status(); }
+
 bool JsonNestsDeeperThan(std::string_view text, int max_depth) {
   int depth = 0;
   bool in_string = false, escaped = false;

@@ -70,6 +70,11 @@ class HttpApi {
   std::atomic<bool> listen_returned_{false};
 };
 
+// Checks an --http address's form (HOST:PORT with a port up to 65535, or unix:PATH of a length a
+// socket address holds) without binding it, so that a bad one is refused before the spool is
+// touched. Errors: kInvalidArgument naming the address and the forms it may take.
+Status CheckHttpAddress(const std::string& address);
+
 // Whether `text` nests JSON arrays and objects deeper than `max_depth` (strings are skipped).
 // Checked before parsing, so a hostile body costs one pass, not a tree of millions of nodes.
 bool JsonNestsDeeperThan(std::string_view text, int max_depth);

@@ -196,11 +196,17 @@ TEST_F(CommandLineTest, BadValuesAreUsageErrorsAndHelpAndVersionExitZero) {
   for (const std::vector<std::string>& bad :
        {std::vector<std::string>{"--session-timeout", "ten"}, {"--session-timeout", "0"}, {"--metrics-interval", "5ms"},
         {"--metrics-labels", "1=x"}, {"--max-pending-intents", "0"}, {"--auth", "user:pass"},
-        {"--auth-file", dir_.Sub("missing")}, {"--durability", "maybe"}, {"--config", dir_.Sub("missing.toml")}}) {
+        {"--auth-file", dir_.Sub("missing")}, {"--durability", "maybe"}, {"--config", dir_.Sub("missing.toml")},
+        {"--max-pending-intents", "-1"}, {"--max-pending-intents", "010"}, {"--max-pending-intents", "0x10"},
+        {"--max-pending-bytes", "-1"}, {"--max-pending-bytes", "-1GiB"}, {"--http", "127.0.0.1:99999"},
+        {"--http", "nonsense"}}) {
     auto parsed = with(bad);
     ASSERT_TRUE(std::holds_alternative<int>(parsed)) << bad[0] << " " << bad[1];
     EXPECT_EQ(std::get<int>(parsed), kExitUsage) << bad[0] << " " << bad[1];
   }
+  EXPECT_EQ(std::get<CommandLine>(with({"--max-pending-intents", "10"})).options.registrar.spool.max_pending_intents, 10u);
+  EXPECT_EQ(std::get<CommandLine>(with({"--max-pending-bytes", "2MiB"})).options.registrar.spool.max_pending_bytes,
+            uint64_t{2} << 20);
   EXPECT_EQ(std::get<int>(Parse({"--zk", "h:1"})), kExitUsage) << "--spool is required";
   EXPECT_EQ(std::get<int>(Parse({"--version"})), kExitOk);
   EXPECT_EQ(std::get<int>(Parse({"--help"})), kExitOk);
