@@ -73,7 +73,8 @@ struct Registrar::Impl {
     auto [spool_ref, reconciler_ref] = Parts();
     if (!spool_ref) return Status::InvalidArgument("the registrar is closed");
     intent.acl = options.acl;
-    Result<uint64_t> seq = spool_ref->Append(std::move(intent), ttl.count() > 0 ? ttl : options.default_ttl);
+    // Negative is passed on, so that the spool refuses it rather than it silently meaning "the default".
+    Result<uint64_t> seq = spool_ref->Append(std::move(intent), ttl.count() != 0 ? ttl : options.default_ttl);
     if (seq.ok()) reconciler_ref->Notify();
     return seq;
   }
@@ -83,7 +84,7 @@ struct Registrar::Impl {
     if (!spool_ref) return Status::InvalidArgument("the registrar is closed");
     for (BatchEntry& entry : entries) {
       entry.intent.acl = options.acl;
-      if (entry.ttl.count() <= 0) entry.ttl = options.default_ttl;
+      if (entry.ttl.count() == 0) entry.ttl = options.default_ttl;
     }
     Result<std::vector<uint64_t>> seqs = spool_ref->AppendBatch(std::move(entries));
     if (seqs.ok() && !seqs->empty()) reconciler_ref->Notify();

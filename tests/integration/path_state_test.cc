@@ -174,6 +174,16 @@ TEST_F(PathStateTest, UpdateKeepsTheModeAndBadOptionsAreRefused) {
   o.default_ttl = kMaxSpoolTtl + 1ms;
   EXPECT_EQ(Registrar::Open(o).status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(Registrar::Open(o).status().message().find("default_ttl"), std::string::npos);
+
+  // A negative TTL is refused, not taken as "the default" (which may be "forever").
+  EXPECT_EQ(registrar->Register("/u/neg", "x", NodeMode::kEphemeral, -5ms).status().code(),
+            StatusCode::kInvalidArgument);
+  BatchEntry entry;
+  entry.intent.op = Op::kDelete;
+  entry.intent.path = "/u/neg";
+  entry.ttl = -1ms;
+  EXPECT_EQ(registrar->Submit({entry}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Must(registrar->Deregister("/u/neg")), update + 1) << "nothing was spooled in between";
 }
 
 }  // namespace
