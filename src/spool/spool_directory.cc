@@ -233,6 +233,12 @@ Status CheckSpoolDirectory(const std::string& dir) {
   return CheckContents(dir, names, /*creating=*/false);
 }
 
+Status CheckSpoolEntries(const std::string& dir) {
+  std::set<std::string> names;
+  if (!ListNames(dir, names)) return Status::IOError("cannot read spool directory " + dir + ": " + Errno());
+  return CheckEntries(dir, names);
+}
+
 Status MarkSpoolCreated(const std::string& dir) {
   if (SpoolMarkedCreated(dir)) return Status::Ok();
   return WriteMarker(dir, std::string(kMarkerText) + kCreatedLine, /*replace=*/true);

@@ -29,6 +29,11 @@ Status PrepareSpoolDirectory(const std::string& dir);
 // a database. Errors: kNotFound (no such path), kNotASpool, kCorruption and kIOError as above.
 Status CheckSpoolDirectory(const std::string& dir);
 
+// Only the check of what `dir` holds (regular files, small files small), for readers of a damaged
+// spool that CheckSpoolDirectory would refuse for its damage (salvage).
+// Errors: kCorruption naming the file, kIOError.
+Status CheckSpoolEntries(const std::string& dir);
+
 // Records in the marker that the spool was created completely. Errors: kIOError.
 Status MarkSpoolCreated(const std::string& dir);
 // Whether MarkSpoolCreated was done (spools of builds before it: false).

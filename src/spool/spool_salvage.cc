@@ -21,6 +21,7 @@
 #include "spool/record_codec.h"
 #include "spool/rocks_logger.h"
 #include "spool/sequence_key.h"
+#include "spool/spool_directory.h"
 #include "spool/spool_schema.h"
 #include "zkspool/spool.h"
 
@@ -346,6 +347,8 @@ Result<SalvageReport> SalvageSpool(const std::string& damaged, const std::string
   if (!fs::exists(damaged, ec)) return Status::NotFound("spool directory " + damaged + " does not exist");
   if (!fs::is_directory(damaged, ec)) return Status::NotASpool(damaged + " is not a directory");
   if (Status s = CheckTarget(target); !s.ok()) return s;
+  // A FIFO at HIGHWATER hung the salvage, a link to /dev/zero ran it out of memory.
+  if (Status s = CheckSpoolEntries(damaged); !s.ok()) return s;
 
   Salvage salvage;
   Result<std::optional<Highwater>> mark = ReadHighwater(*rocksdb::FileSystem::Default(), damaged);

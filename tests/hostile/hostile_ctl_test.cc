@@ -165,6 +165,25 @@ std::map<std::string, std::string> Snapshot(const std::string& dir) {
   return files;
 }
 
+// Salvage reads what Open refuses, but not a FIFO (it hung) or a link to /dev/zero (it ran out of
+// memory) in place of HIGHWATER: exit 3 naming it, at once, and no new spool.
+TEST_F(HostileCtlTest, SalvageRefusesSpecialFilesInTheDamagedSpool) {
+  testing::MakeSpool(spool_, 20);
+  const std::string highwater = spool_ + "/HIGHWATER";
+  const std::string target = dir_.Sub("salvaged");
+  fs::remove(highwater);
+  ASSERT_EQ(::mkfifo(highwater.c_str(), 0600), 0);
+  ToolRun fifo = RunTool({"salvage", spool_, target, "--write"});
+  EXPECT_EQ(fifo.exit, 3) << fifo.out << fifo.err;
+  EXPECT_NE(fifo.err.find("HIGHWATER, which is a FIFO"), std::string::npos) << fifo.err;
+  fs::remove(highwater);
+  fs::create_symlink("/dev/zero", highwater);
+  ToolRun zero = RunTool({"salvage", spool_, target, "--write"});
+  EXPECT_EQ(zero.exit, 3) << zero.out << zero.err;
+  EXPECT_NE(zero.err.find("HIGHWATER, which is a symbolic link"), std::string::npos) << zero.err;
+  EXPECT_FALSE(fs::exists(target));
+}
+
 TEST_F(HostileCtlTest, SalvageIsTheAnswerToExit3) {
   testing::MakeSpool(spool_, 200);
   const std::string log = testing::OnlyLog(spool_);
