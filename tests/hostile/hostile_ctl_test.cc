@@ -184,6 +184,20 @@ TEST_F(HostileCtlTest, SalvageRefusesSpecialFilesInTheDamagedSpool) {
   EXPECT_FALSE(fs::exists(target));
 }
 
+// A spool directory's name may hold any bytes; the JSON output of every command must still be
+// written (nlohmann's dump() threw on them: exit 5, nothing printed).
+TEST_F(HostileCtlTest, JsonOutputForASpoolWhoseNameIsNotUtf8) {
+  const std::string spool = dir_.Sub("w\xe9");
+  testing::MakeSpool(spool, 5);
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"stats", spool, "--json"}, {"verify", spool, "--json"}, {"dump", spool},
+        {"pending", spool, "--json"}}) {
+    ToolRun run = RunTool(args);
+    EXPECT_EQ(run.exit, 0) << args[0] << ": " << run.err;
+    EXPECT_FALSE(run.JsonLines().empty()) << args[0] << ": " << run.out;
+  }
+}
+
 TEST_F(HostileCtlTest, SalvageIsTheAnswerToExit3) {
   testing::MakeSpool(spool_, 200);
   const std::string log = testing::OnlyLog(spool_);

@@ -168,14 +168,13 @@ int RunDiff(const DiffArgs& args) {
 
   if (args.json) {
     for (const Difference& d : diffs) {
-      std::cout << Json{{"kind", d.kind}, {"path", d.path}, {"pending", d.pending}, {"detail", d.detail}}.dump() << '\n';
+      std::cout << JsonLine(Json{{"kind", d.kind}, {"path", d.path}, {"pending", d.pending}, {"detail", d.detail}}) << '\n';
     }
-    std::cout << Json{{"kind", "summary"},
-                      {"paths_checked", desired.size()},
-                      {"parents_listed", parents.size()},
-                      {"differences", diffs.size()},
-                      {"in_sync", diffs.empty()}}
-                     .dump()
+    std::cout << JsonLine(Json{{"kind", "summary"},
+                               {"paths_checked", desired.size()},
+                               {"parents_listed", parents.size()},
+                               {"differences", diffs.size()},
+                               {"in_sync", diffs.empty()}})
               << '\n';
   } else {
     if (!diffs.empty()) {

@@ -36,13 +36,13 @@ int RunDump(const DumpArgs& args) {
   meta["owned_sessions"] = Json::array();
   for (int64_t id : facts->owned_sessions) meta["owned_sessions"].push_back(FormatSessionId(id));
   meta["dumped_at_ms"] = now;
-  std::cout << meta.dump() << '\n';
+  std::cout << JsonLine(meta) << '\n';
 
   auto line = [](const char* kind, Json body) {
     Json j;
     j["kind"] = kind;
     j.update(body);
-    std::cout << j.dump() << '\n';
+    std::cout << JsonLine(j) << '\n';
   };
   for (uint64_t from = 0;;) {
     auto chunk = reader->ReadPending(from, kChunk);

@@ -58,7 +58,7 @@ int RunPending(const ListArgs& args) {
       if (args.json) {
         Json j = IntentJson(record, now, false);
         if (args.failed) j["reason"] = reasons[i];
-        std::cout << j.dump() << '\n';
+        std::cout << JsonLine(j) << '\n';
         continue;
       }
       const zkspool::Intent& in = record.intent;
@@ -104,7 +104,7 @@ int RunRegistered(const ListArgs& args) {
         j["node_ttl_ms"] = in.node_ttl_ms;
         j["seq"] = record.seq;
         j["enqueued_at_ms"] = in.enqueued_at_ms;
-        std::cout << j.dump() << '\n';
+        std::cout << JsonLine(j) << '\n';
         continue;
       }
       table.Add({Printable(in.path), zkspool::NodeModeName(in.mode), zkspool::AclChoiceName(in.acl),

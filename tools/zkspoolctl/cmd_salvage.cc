@@ -53,7 +53,7 @@ int RunSalvage(const SalvageArgs& args) {
     Json missing = Json::array();
     for (const auto& [first, last] : r.missing) missing.push_back(Json::array({first, last}));
     j["missing"] = missing;
-    std::cout << j.dump() << '\n';
+    std::cout << JsonLine(j) << '\n';
     return kExitOk;
   }
   std::cout << "salvage of " << args.spool

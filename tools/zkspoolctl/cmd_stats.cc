@@ -38,7 +38,7 @@ int RunStats(const StatsArgs& args) {
     j["session_id"] = facts->session_id ? Json(FormatSessionId(*facts->session_id)) : Json(nullptr);
     j["owned_session_count"] = facts->owned_sessions.size();
     j["disk_bytes"] = disk;
-    std::cout << j.dump() << '\n';
+    std::cout << JsonLine(j) << '\n';
     return kExitOk;
   }
   Table table({{"spool"}, {args.spool}});

@@ -46,7 +46,7 @@ int RunVerify(const VerifyArgs& args) {
     j["records_checked"] = report->records_checked;
     j["healthy"] = report->problems == 0;
     j["problems"] = problems;
-    std::cout << j.dump() << '\n';
+    std::cout << JsonLine(j) << '\n';
   } else {
     if (report->problems > 0) table.Print(std::cout);
     std::cout << "checked " << report->records_checked << " records: "

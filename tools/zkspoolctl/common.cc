@@ -31,6 +31,8 @@ int Fail(const std::string& message, int exit) {
   return exit;
 }
 
+std::string JsonLine(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
 int64_t NowMs() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();

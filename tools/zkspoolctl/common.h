@@ -43,6 +43,10 @@ inline constexpr const char* kExitFooter =
 // Keys keep the order they are written in, so JSON lines read like the tables.
 using Json = nlohmann::ordered_json;
 
+// One line of JSON output. Bytes that are not UTF-8 (a spool directory's name may hold any) are
+// written as U+FFFD: nlohmann's plain dump() throws on them, which made the command fail.
+std::string JsonLine(const Json& j);
+
 // What a parsed subcommand runs; its result is the process's exit status.
 using Command = std::function<int()>;
 
