@@ -42,10 +42,12 @@ struct SalvageReport {
 // each record checked by its own checksum; the last write of a key in log order wins, as in
 // RocksDB's own recovery) and, unless `dry_run`, writes it into a new spool created in `target`,
 // which must not exist yet or be an empty directory. The damaged spool is never written to (its
-// files are read from a private copy in $TMPDIR). Must not run while another process owns either
-// spool.
+// files are read from a private copy in $TMPDIR). Refused while another process owns `damaged`
+// (it holds RocksDB's lock); while it runs, no other process can open `damaged`.
 // Errors: kNotFound (`damaged` does not exist), kNotASpool (`damaged` is not a directory,
-// `target` exists and is not an empty directory), kIOError (files cannot be read or written),
+// `target` exists and is not an empty directory), kSpoolInUse (another process owns `damaged`),
+// kCorruption (`damaged` holds something other than regular files: a FIFO, device, directory or
+// link), kIOError (files cannot be read or written),
 // those of Spool::Open for the new spool. A spool so damaged that nothing reads is not an
 // error: the report says what was lost.
 Result<SalvageReport> SalvageSpool(const std::string& damaged, const std::string& target, bool dry_run);

@@ -5,10 +5,14 @@
 #include <rocksdb/file_system.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/logger.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <map>
 
@@ -205,6 +209,29 @@ class Replay : public rocksdb::WriteBatch::Handler {
 
 // A private copy of the damaged spool's files, so that nothing here can change them, with a
 // CURRENT that names the newest MANIFEST if its own is gone or damaged.
+// Locks the spool's LOCK file as RocksDB does (fcntl), for reading, until the returned descriptor
+// is closed: salvage copies the files one by one, so an owner still running would change them
+// under the copy, and one starting meanwhile is kept out. -1 when there is no LOCK file. The
+// LOCK is never opened again in this process, which would drop the lock (ScratchCopy skips it).
+Result<int> LockAtRest(const std::string& dir) {
+  const std::string path = dir + "/LOCK";
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return -1;
+    return Status::IOError("cannot open " + path + ": " + std::strerror(errno));
+  }
+  struct flock lock {};
+  lock.l_type = F_RDLCK;
+  lock.l_whence = SEEK_SET;
+  if (::fcntl(fd, F_SETLK, &lock) == 0) return fd;
+  const int error = errno;
+  ::close(fd);
+  if (error != EACCES && error != EAGAIN) return Status::IOError("cannot lock " + path + ": " + std::strerror(error));
+  const std::string owner = ReadOwner(dir);
+  return Status::SpoolInUse("spool " + dir + " is in use by another process" + (owner.empty() ? "" : " (" + owner + ")") +
+                            ": stop its owner first; salvage reads a spool at rest");
+}
+
 Result<std::string> ScratchCopy(const std::string& damaged, Salvage& salvage) {
   std::error_code ec;
   std::string scratch = (fs::temp_directory_path(ec) / "zkspool-salvage-XXXXXX").string();
@@ -214,7 +241,11 @@ Result<std::string> ScratchCopy(const std::string& damaged, Salvage& salvage) {
     const std::string name = entry.path().filename().string();
     if (!entry.is_regular_file() || name == "LOCK") continue;
     fs::copy_file(entry.path(), fs::path(scratch) / name, ec);
-    if (ec) return Status::IOError("cannot copy " + entry.path().string() + ": " + ec.message());
+    if (ec) {
+      Status failed = Status::IOError("cannot copy " + entry.path().string() + " to " + scratch + ": " + ec.message());
+      fs::remove_all(scratch, ec);  // a full $TMPDIR must not stay full
+      return failed;
+    }
     if (name.starts_with("MANIFEST-") && name > newest_manifest) newest_manifest = name;
   }
   if (ec) return Status::IOError("cannot read " + damaged + ": " + ec.message());
@@ -349,6 +380,14 @@ Result<SalvageReport> SalvageSpool(const std::string& damaged, const std::string
   if (Status s = CheckTarget(target); !s.ok()) return s;
   // A FIFO at HIGHWATER hung the salvage, a link to /dev/zero ran it out of memory.
   if (Status s = CheckSpoolEntries(damaged); !s.ok()) return s;
+  Result<int> lock = LockAtRest(damaged);
+  if (!lock.ok()) return lock.status();
+  struct Unlock {
+    int fd;
+    ~Unlock() {
+      if (fd >= 0) ::close(fd);
+    }
+  } unlock{*lock};
 
   Salvage salvage;
   Result<std::optional<Highwater>> mark = ReadHighwater(*rocksdb::FileSystem::Default(), damaged);

@@ -457,7 +457,8 @@ TEST_F(CtlTest, WritingCommandsRefuseASpoolInUseAndReadCommandsWork) {
   auto owner = OpenSpool();
   for (const std::vector<std::string>& args :
        std::vector<std::vector<std::string>>{{"expire", spool_dir_}, {"purge", spool_dir_, "--all-pending"},
-                                             {"retry-failed", spool_dir_}, {"clear-failed", spool_dir_}}) {
+                                             {"retry-failed", spool_dir_}, {"clear-failed", spool_dir_},
+                                             {"salvage", spool_dir_, spool_dir_ + "-salvaged", "--write"}}) {
     ToolRun run = RunTool(args);
     EXPECT_EQ(run.exit, 4) << run.err;
     EXPECT_EQ(CountLines(run.err), 1u) << run.err;
@@ -470,6 +471,7 @@ TEST_F(CtlTest, WritingCommandsRefuseASpoolInUseAndReadCommandsWork) {
     EXPECT_EQ(run.exit, 0) << command << ": " << run.err;
   }
   EXPECT_EQ(owner->Stats()->pending_count, 4u);
+  EXPECT_FALSE(std::filesystem::exists(spool_dir_ + "-salvaged")) << "salvage copied a spool that was in use";
 }
 
 TEST_F(CtlTest, UnreachableZooKeeperIsExitFive) {

@@ -35,7 +35,7 @@ enum Exit : int {
 // The --help footer of every command.
 inline constexpr const char* kExitFooter =
     "Exit status: 0 ok, 1 differences (diff), 2 usage, 3 corruption, 4 spool in use (expire, purge,\n"
-    "retry-failed, clear-failed), 5 other error (missing directory, not a spool, newer format, ZooKeeper or\n"
+    "retry-failed, clear-failed, salvage), 5 other error (missing directory, not a spool, newer format, ZooKeeper or\n"
     "the agent unreachable, I/O). agent ...: 1 when the agent answers with an error or unhealthy.\n"
     "Read commands (stats, pending, registered, dump, verify, diff) never block the spool's owner.\n"
     "See docs/operations.md.";
