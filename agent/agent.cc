@@ -102,6 +102,12 @@ class Agent : public ControlTarget {
 
 Result<uint64_t> Agent::SpoolRequest(const Request& request) {
   const Registration& r = request.registration;
+  // Each reply is echoed on stdout too: with nobody reading it, the queue would grow with every
+  // request. The stdin reader waits for room; an HTTP client is told to retry (503).
+  if (!output_.WaitForRoom(std::chrono::seconds(HttpApi::kTimeoutSeconds))) {
+    return Status::TimedOut(fmt::format("stdout has not been read while {} lines waited; nothing was spooled, retry later",
+                                        EventOutput::kMaxQueued));
+  }
   std::lock_guard lock(spool_mu_);
   Result<uint64_t> seq = request.kind == Request::Kind::kDeregister ? registrar_->Deregister(r.path, r.ttl)
                                                                     : SpoolPut(*registrar_, r);
@@ -301,9 +307,10 @@ int Agent::Run() {
   signals_.Closing();
   const bool end_session = options_.leave_on_terminate || leave_;
   systemd_.Stopping(end_session ? "leaving: ending the ZooKeeper session" : "stopping: keeping the ZooKeeper session");
-  if (http_) http_->Stop();
-  // A stdout reader that stopped reading must not keep us from exiting.
+  // A stdout reader that stopped reading must not keep us from exiting, nor the API's workers
+  // that Stop waits for.
   output_.Abandon();
+  if (http_) http_->Stop();
   char byte = 1;
   if (::write(wake_pipe_[1], &byte, 1) < 0) log_->warn("waking the stdin reader: {}", std::strerror(errno));
   reader.join();

@@ -15,7 +15,8 @@ class ControlTarget {
 
   // Spools a register or deregister request; returns its sequence number once it is durable,
   // after its "spooled" reply is queued on stdout (so events about it follow it there). Errors:
-  // those of Registrar::Register / Deregister; nothing was spooled.
+  // those of Registrar::Register / Deregister; kTimedOut when stdout has not been read for a
+  // while with EventOutput::kMaxQueued lines waiting; in every case nothing was spooled.
   virtual Result<uint64_t> SpoolRequest(const Request& request) = 0;
   // Registrar::RetryFailed, serialized with SpoolRequest; a "spooled" line is queued for each
   // retried intent.

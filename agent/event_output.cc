@@ -35,6 +35,11 @@ void EventOutput::WaitForRoom() {
   changed_.wait(lock, [this] { return queue_.size() < kMaxQueued || reader_gone_ || abandoned_; });
 }
 
+bool EventOutput::WaitForRoom(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return changed_.wait_for(lock, timeout, [this] { return queue_.size() < kMaxQueued || reader_gone_ || abandoned_; });
+}
+
 void EventOutput::Reply(std::string line, std::optional<uint64_t> acknowledges) {
   std::lock_guard lock(mu_);
   QueueLocked(std::move(line));

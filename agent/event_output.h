@@ -41,6 +41,8 @@ class EventOutput {
   // Waits while kMaxQueued lines are waiting (or until Abandon), so that a client that sends
   // without reading is slowed down rather than the agent running out of memory.
   void WaitForRoom();
+  // The same for at most `timeout`: false if there is still no room then.
+  bool WaitForRoom(std::chrono::milliseconds timeout);
   // An unsolicited event about sequence number `seq` (if any): never waits (the reconciler
   // thread calls this); dropped when kMaxQueued lines are waiting. The count of dropped events
   // is reported as {"event":"dropped","count":N} as soon as there is room again.

@@ -77,6 +77,7 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kInvalidArgument: return 400;
     case StatusCode::kNotFound: return 404;
     case StatusCode::kSpoolFull: return 503;  // retry later: the backlog must drain first
+    case StatusCode::kTimedOut: return 503;   // retry later: stdout must be read first
     default: return 500;
   }
 }

@@ -1,4 +1,5 @@
 // The agent's pure logic: request parsing, the registrations-file plan, and the metrics text.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -238,6 +239,28 @@ TEST(EventOutputTest, AnEventWaitsForTheReplyThatAcknowledgesItsSequence) {
   ::close(fds[1]);
   EXPECT_EQ(ReadAll(fds[0]), "applied 5\nsession\nspooled 11\nspooled 12\napplied 12\n");
   ::close(fds[0]);
+}
+
+// What keeps an HTTP request from queueing its reply without limit on a stdout nobody reads: the
+// timed wait says no while the queue is full, and yes once it is read or abandoned.
+TEST(EventOutputTest, TimedWaitForRoomSaysNoWhileTheQueueIsFullAndYesOnceRead) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::string all;
+  {
+    ASSERT_GT(::fcntl(fds[1], F_SETPIPE_SZ, 4096), 0);  // so that the pipe holds a known few lines
+    EventOutput out(fds[1]);
+    EXPECT_TRUE(out.WaitForRoom(std::chrono::milliseconds(0)));
+    for (size_t i = 0; i < EventOutput::kMaxQueued + 10'000; ++i) out.Reply("x");  // the pipe fills, then the queue
+    EXPECT_FALSE(out.WaitForRoom(std::chrono::milliseconds(200)));
+    std::thread reader([&] { all = ReadAll(fds[0]); });
+    EXPECT_TRUE(out.WaitForRoom(std::chrono::seconds(60)));
+    EXPECT_TRUE(out.Flush(std::chrono::seconds(60)));
+    ::close(fds[1]);
+    reader.join();
+  }
+  ::close(fds[0]);
+  EXPECT_EQ(all.size(), 2 * (EventOutput::kMaxQueued + 10'000)) << "no reply was dropped";
 }
 
 TEST(EventOutputTest, DropsEventsBeyondTheQueueLimitAndSaysHowMany) {
