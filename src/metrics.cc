@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -122,8 +123,10 @@ std::string RenderPrometheusText(const RegistrarStats& stats, const std::string&
 }
 
 Status WriteFileAtomically(const std::string& path, const std::string& text) {
-  const std::string temp = fmt::format("{}.tmp.{}", path, ::getpid());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A fresh name created exclusively: at a name known in advance, a FIFO put there blocked the
+  // write (and with it the agent's close), and a link made us truncate its target.
+  std::string temp = path + ".tmp.XXXXXX";
+  int fd = ::mkostemp(temp.data(), O_CLOEXEC);
   if (fd < 0) return Status::IOError(fmt::format("cannot create {}: {}", temp, std::strerror(errno)));
   size_t done = 0;
   while (done < text.size()) {

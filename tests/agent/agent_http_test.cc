@@ -311,6 +311,12 @@ TEST_F(AgentHttpTest, UnixSocketWithMode0660ServesZkspoolctlAgentUpToLeave) {
   auto nobody = RunTool({"agent", "--http", "unix:" + dir_.Sub("nobody.sock"), "status"});
   EXPECT_EQ(nobody.exit, 5);
   EXPECT_NE(nobody.err.find("cannot reach the agent"), std::string::npos) << nobody.err;
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"agent", "--http", "127.0.0.1:70000", "status"},
+                                              {"agent", "--http", "127.0.0.1:22abc", "status"},
+                                              {"agent", "--http", http, "--timeout-ms", "0", "status"}}) {
+    auto run = RunTool(bad);
+    EXPECT_EQ(run.exit, 2) << bad[2] << " " << bad[3] << ": " << run.err;
+  }
 
   // Leaving over the API: the reply comes back before the agent ends its session and exits.
   auto leave = RunTool({"agent", "--http", http, "leave"});

@@ -1,6 +1,7 @@
 // The agent's pure logic: request parsing, the registrations-file plan, and the metrics text.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -199,6 +200,14 @@ TEST(WriteFileAtomicallyTest, ReplacesTheFileAndReportsAMissingDirectory) {
   Status missing = WriteFileAtomically(dir.Sub("no/such/dir.prom"), "x");
   EXPECT_EQ(missing.code(), StatusCode::kIOError);
   EXPECT_NE(missing.message().find("no/such/dir.prom"), std::string::npos);
+  // The temporary file's name is not known in advance: a FIFO planted at the old name
+  // (<path>.tmp.<pid>) blocked the write, a link there had its target truncated.
+  const std::string planted = dir.Sub("m.prom.tmp." + std::to_string(::getpid()));
+  ASSERT_EQ(::mkfifo(planted.c_str(), 0600), 0);
+  ASSERT_TRUE(WriteFileAtomically(dir.Sub("m.prom"), "three\n").ok());
+  std::ifstream again(dir.Sub("m.prom"));
+  std::getline(again, line);
+  EXPECT_EQ(line, "three");
 }
 
 std::string ReadAll(int fd) {

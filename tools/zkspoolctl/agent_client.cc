@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstring>
 
 namespace zkspoolctl {
@@ -52,10 +53,10 @@ zkspool::Result<AgentReply> CallAgent(const std::string& address, const std::str
     std::string host = address.substr(0, colon);
     if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
     int port = 0;
-    try {
-      port = std::stoi(address.substr(colon + 1));
-    } catch (const std::exception&) {
-      return zkspool::Status::InvalidArgument("--http " + address + ": the port is not a number");
+    const char* end = address.data() + address.size();
+    auto [last, ec] = std::from_chars(address.data() + colon + 1, end, port);
+    if (ec != std::errc() || last != end || port < 1 || port > 65535) {
+      return zkspool::Status::InvalidArgument("--http " + address + ": the port must be a number from 1 to 65535");
     }
     client = std::make_unique<httplib::ClientImpl>(host, port);
   }

@@ -24,9 +24,13 @@ struct AgentArgs {
 };
 
 // Prints the agent's answer on stdout; exit 0 for 2xx, 1 for any other answer (e.g. 503 from an
-// unhealthy agent, 400 for a refused request), 5 when the agent cannot be reached.
+// unhealthy agent, 400 for a refused request), 2 for a malformed --http, 5 when the agent
+// cannot be reached.
 int Call(const AgentArgs& args, const std::string& method, const std::string& path, const std::string& body = "") {
   auto reply = CallAgent(args.address, method, path, body, args.timeout_ms);
+  if (!reply.ok() && reply.status().code() == zkspool::StatusCode::kInvalidArgument) {
+    return Fail(reply.status().message(), kExitUsage);
+  }
   if (!reply.ok()) return Fail(reply.status());
   std::cout << reply->body;
   if (!reply->body.empty() && reply->body.back() != '\n') std::cout << '\n';
@@ -53,7 +57,9 @@ void AddAgent(CLI::App& app, Command& run) {
   agent->require_subcommand(1);
   agent->add_option("--http", args->address, "the agent's --http address: HOST:PORT or unix:PATH")
       ->capture_default_str();
-  agent->add_option("--timeout-ms", args->timeout_ms, "give up after this long")->capture_default_str();
+  agent->add_option("--timeout-ms", args->timeout_ms, "give up after this long")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3'600'000));
   agent->footer(
       "Prints the agent's JSON answer. Exit status: 0 answered with 2xx, 1 answered otherwise (unhealthy,\n"
       "request refused), 2 usage, 5 the agent cannot be reached. See docs/agent.md.");
