@@ -102,6 +102,19 @@ bool ContentTypeIsForm(const httplib::Request& req) {
   return type == "application/x-www-form-urlencoded";
 }
 
+// Whether a process accepts connections on the Unix socket at `path`: a live one's socket must
+// not be taken over, only one that an agent left behind when it did not stop cleanly.
+bool SomeoneListensOn(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, path.data(), std::min(path.size(), sizeof sa.sun_path - 1));
+  const bool listening = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+  ::close(fd);
+  return listening;
+}
+
 // The methods an endpoint takes, for a 405; nullptr for a path that is no endpoint.
 const char* AllowedMethods(const std::string& path) {
   for (const char* get : {"/v1/health", "/v1/status", "/v1/registrations", "/v1/pending", "/v1/failed", "/metrics"}) {
@@ -451,6 +464,9 @@ Status HttpApi::Start() {
     if (::lstat(path.c_str(), &st) == 0) {
       if (!S_ISSOCK(st.st_mode)) {
         return Status::InvalidArgument(fmt::format("--http {}: {} exists and is not a socket", options_.address, path));
+      }
+      if (SomeoneListensOn(path)) {
+        return Status::IOError(fmt::format("--http {}: another process is serving {}", options_.address, path));
       }
       ::unlink(path.c_str());  // a socket left by an agent that did not stop cleanly
     }

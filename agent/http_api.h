@@ -46,7 +46,8 @@ class HttpApi {
   HttpApi& operator=(const HttpApi&) = delete;
 
   // Binds the address and serves it on a thread of its own. A Unix socket gets mode 0660; an old
-  // socket file at PATH is replaced, any other file there is refused.
+  // socket file at PATH that nobody serves is replaced; one another process serves, and any
+  // other file there, are refused.
   // Errors: kInvalidArgument for a malformed address or a non-socket file at PATH, kIOError when
   // the address cannot be bound (both name it).
   Status Start();

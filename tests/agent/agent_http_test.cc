@@ -296,6 +296,13 @@ TEST_F(AgentHttpTest, UnixSocketWithMode0660ServesZkspoolctlAgentUpToLeave) {
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0660);
   const std::string http = "unix:" + socket;
+  // A second agent (another spool) pointed at the same socket must not take it over.
+  auto second = StartAgent({"--spool", dir_.Sub("second-spool"), "--http", http});
+  std::optional<int> second_exit = second->WaitExit(20s);
+  ASSERT_TRUE(second_exit.has_value()) << second->StderrTail();
+  EXPECT_NE(*second_exit, 0);
+  EXPECT_NE(second->StderrTail().find("another process is serving"), std::string::npos) << second->StderrTail();
+  ASSERT_EQ(::stat(socket.c_str(), &st), 0) << "the first agent's socket is still there";
 
   auto status = RunTool({"agent", "--http", http, "status"});
   ASSERT_EQ(status.exit, 0) << status.err;
