@@ -53,6 +53,7 @@ void Reconciler::HandleCompletion(const Completion& c) {
       if (c.rc != ZOK && c.rc != ZNODEEXISTS) {
         known_parents_.erase(call.parent);
         last_parent_error_ = "creating the parent " + call.parent + " failed: " + zerror(c.rc);
+        if (c.rc == ZNONODE && call.parent.rfind('/') == 0) namespace_root_missing_ = true;
       }
       return;
     case Call::Kind::kPath:
@@ -167,10 +168,11 @@ void Reconciler::OnParentMissing(PathWork& work) {
   ++work.parent_tries;
   AncestorPlan plan = Plan(work.path());
   std::string reason;
-  if (plan.top_level) {
+  if (plan.top_level || namespace_root_missing_) {
+    work.parent_tries = 0;  // not its parents' fault: once the chroot is there they are made
     std::optional<std::string> chroot = ChrootMaker::ChrootOf(options_.hosts);
     reason = chroot ? "the chroot " + *chroot + " does not exist; creating it"
-                    : "ZooKeeper says the parent of " + work.path() + " (the root) is missing";
+                    : "ZooKeeper says the root above " + work.path() + " is missing";
     if (chroot && !chroot_maker_) {
       chroot_maker_ = std::make_unique<ChrootMaker>(options_.hosts, session_->negotiated_timeout_ms(),
                                                     options_.digest_auth, options_.acl);

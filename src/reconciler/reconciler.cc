@@ -148,6 +148,7 @@ void Reconciler::Run() {
     if (chroot_maker_ && chroot_maker_->done()) {
       if (Status s = chroot_maker_->result(); s.ok()) {
         log_->info("created the chroot of \"{}\"", options_.hosts);
+        namespace_root_missing_ = false;
       } else {
         log_->error("{}", s.ToString());
         std::lock_guard lock(mu_);

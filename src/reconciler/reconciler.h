@@ -241,6 +241,9 @@ class Reconciler : public CompletionSink {
   Clock::time_point next_anti_entropy_{};
   std::vector<RegistrarEvent> events_;
   std::string last_parent_error_;  // why the latest parent create failed, for waiting paths
+  // A top-level parent's create found no node: the root of our namespace, the chroot, is missing.
+  // Nested paths learn it only this way (a top-level path learns it from its own create).
+  bool namespace_root_missing_ = false;
   size_t tracked_peak_ = 0;        // most paths tracked since memory was last handed back
 };
 

@@ -93,6 +93,16 @@ TEST_F(PathStateTest, APathUnderAMissingChrootIsAppliedAndNothingSpins) {
   EXPECT_TRUE(probe.Get("/missing/chroot/a").has_value());
   ASSERT_TRUE(registrar->Close().ok());
 
+  // Only nested paths: their top-level parent's create is what finds the chroot missing (they
+  // used to back off for good with "its parents could not be created").
+  o = Options("nested-spool");
+  o.hosts = zk_->ConnectString() + "/other/chroot";
+  auto nested = Open(o);
+  EXPECT_EQ(Wait(*nested, Must(nested->Register("/svc/web/a", "x")), 20s), Outcome::kApplied)
+      << nested->Stats().last_error;
+  EXPECT_TRUE(probe.Get("/other/chroot/svc/web/a").has_value());
+  ASSERT_TRUE(nested->Close().ok());
+
   // A chroot under a node only someone else may write.
   ZkProbe owner(zk_->ConnectString());
   ASSERT_EQ(zoo_add_auth(owner.handle(), "digest", "bob:pw", 6, nullptr, nullptr), ZOK);
