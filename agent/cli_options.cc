@@ -107,6 +107,9 @@ std::variant<CommandLine, int> ParseCommandLine(int argc, char** argv) {
                "Requests are JSON lines on stdin or HTTP (--http), events JSON lines on stdout (docs/agent.md)."};
   // A later occurrence overrides an earlier one, as a wrapper script that appends flags expects.
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  // A misspelt key in the config file is an error, as in requests and the registrations file:
+  // ignored, "sesion-timeout" would leave the timeout at its default without a word.
+  app.allow_config_extras(CLI::config_extras_mode::error);
   app.set_version_flag("--version", VersionLine("zkspool-agent"));
   app.set_config("--config", "",
                  "TOML file setting any option below by its long name, e.g.\n"

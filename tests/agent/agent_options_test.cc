@@ -182,6 +182,12 @@ TEST_F(CommandLineTest, EveryFlagCanComeFromTheConfigFileAndTheCommandLineWins) 
   EXPECT_EQ(o.health_max_pending_age, milliseconds(120'000));
   EXPECT_TRUE(o.leave_on_terminate);
   EXPECT_EQ(c.log_level, "warn");
+
+  // A misspelt key is an error, not a setting silently left at its default.
+  std::ofstream(config, std::ios::trunc) << "spool = \"/s\"\nzk = \"h:1\"\nsesion-timeout = \"15s\"\n";
+  auto misspelt = Parse({"--config", config});
+  ASSERT_TRUE(std::holds_alternative<int>(misspelt));
+  EXPECT_EQ(std::get<int>(misspelt), kExitUsage);
 }
 
 TEST_F(CommandLineTest, BadValuesAreUsageErrorsAndHelpAndVersionExitZero) {
