@@ -1,5 +1,6 @@
 #include "zkspool/registrar.h"
 
+#include <fmt/format.h>
 #include <zookeeper/zookeeper.h>
 
 #include <limits>
@@ -96,6 +97,8 @@ namespace {
 
 using std::chrono::milliseconds;
 
+constexpr double kMinOpsPerSecond = 1.0 / 86'400;  // one a day
+
 Status OutOfRange(const std::string& name, int64_t value, const std::string& range) {
   return Status::InvalidArgument(name + " " + std::to_string(value) + " is out of range: " + range);
 }
@@ -125,9 +128,11 @@ Status CheckOptionRanges(const RegistrarOptions& o) {
   if (o.reconnect_jitter.count() < 0 || o.reconnect_jitter > std::chrono::hours(1)) {
     return OutOfRange("reconnect_jitter", o.reconnect_jitter.count(), "0 to 3600000 ms");
   }
-  if (!(o.max_ops_per_second >= 0) || o.max_ops_per_second > 1e9) {
-    return Status::InvalidArgument("max_ops_per_second " + std::to_string(o.max_ops_per_second) +
-                                   " is out of range: 0 (none) to 1e9");
+  // Below one operation a day the wait for the next token overflows a time_point.
+  if (!(o.max_ops_per_second >= 0) || o.max_ops_per_second > 1e9 ||
+      (o.max_ops_per_second > 0 && o.max_ops_per_second < kMinOpsPerSecond)) {
+    return Status::InvalidArgument(fmt::format("max_ops_per_second {} is out of range: 0 (none), or {} to 1e9",
+                                               o.max_ops_per_second, kMinOpsPerSecond));
   }
   if (o.conflict_backoff_max < o.conflict_backoff_min) {
     return Status::InvalidArgument("conflict_backoff_max must be at least conflict_backoff_min");
@@ -369,7 +374,9 @@ Result<Spool::RetryReport> Registrar::RetryFailed() {
   if (!spool) return Status::InvalidArgument("the registrar is closed");
   std::lock_guard lock(impl_->failed_mu);
   Result<Spool::RetryReport> report = spool->RetryFailed();
-  if (report.ok() && !report->retried.empty()) reconciler->Notify();
+  // Also after a failure: the intents spooled again before it must not wait for an unrelated
+  // append to be read.
+  reconciler->Notify();
   impl_->failed_paths.clear();
   if (Status s = impl_->LoadFailedPaths(*spool); !s.ok()) return s;
   return report;

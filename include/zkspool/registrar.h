@@ -92,7 +92,8 @@ struct RegistrarOptions {
   // sending the backlog, so that a fleet does not move in lockstep; the anti-entropy timer
   // varies by +-10% for the same reason. 0 to 1 hour. Default 1 s.
   std::chrono::milliseconds reconnect_jitter{1'000};
-  // A hard ceiling on operations sent per second, on top of the pacing; 0: none. Default none.
+  // A hard ceiling on operations sent per second, on top of the pacing; 0: none, else one a day
+  // (1/86400) to 1e9. Default none.
   double max_ops_per_second = 0;
   // First and longest wait before retrying a path held by another session, denied by an ACL or
   // waiting for a parent. Defaults 200 ms, 30 s.

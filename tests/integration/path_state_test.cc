@@ -184,6 +184,9 @@ TEST_F(PathStateTest, UpdateKeepsTheModeAndBadOptionsAreRefused) {
   o.default_ttl = kMaxSpoolTtl + 1ms;
   EXPECT_EQ(Registrar::Open(o).status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(Registrar::Open(o).status().message().find("default_ttl"), std::string::npos);
+  o = Options("other");
+  o.max_ops_per_second = 1e-300;  // the wait for its next token overflowed a time_point
+  EXPECT_EQ(Registrar::Open(o).status().code(), StatusCode::kInvalidArgument);
 
   // A negative TTL is refused, not taken as "the default" (which may be "forever").
   EXPECT_EQ(registrar->Register("/u/neg", "x", NodeMode::kEphemeral, -5ms).status().code(),
