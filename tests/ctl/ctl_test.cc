@@ -474,6 +474,19 @@ TEST_F(CtlTest, WritingCommandsRefuseASpoolInUseAndReadCommandsWork) {
   EXPECT_FALSE(std::filesystem::exists(spool_dir_ + "-salvaged")) << "salvage copied a spool that was in use";
 }
 
+// Run as root on the agent's spool, a writing command left root-owned 0600 files there that the
+// agent could not read; it must be run as the spool's owner.
+TEST_F(CtlTest, WritingCommandsRefuseASpoolOfAnotherUser) {
+  MakeSampleSpool();
+  if (::geteuid() != 0 || ::chown(spool_dir_.c_str(), 65534, 65534) != 0) GTEST_SKIP() << "needs root to chown";
+  ToolRun run = RunTool({"expire", spool_dir_});
+  EXPECT_EQ(run.exit, 5) << run.err;
+  EXPECT_NE(run.err.find("run expire as that user (runuser -u "), std::string::npos) << run.err;
+  EXPECT_EQ(RunTool({"stats", spool_dir_}).exit, 0) << "reading is fine for anyone who may";
+  ASSERT_EQ(::chown(spool_dir_.c_str(), 0, 0), 0);
+  EXPECT_EQ(RunTool({"expire", spool_dir_}).exit, 0);
+}
+
 TEST_F(CtlTest, UnreachableZooKeeperIsExitFive) {
   MakeSampleSpool();
   // A port nobody listens on: bind one, note it, close it.

@@ -1,5 +1,9 @@
 #include "common.h"
 
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <spdlog/logger.h>
 
 #include <CLI/CLI.hpp>
@@ -63,6 +67,18 @@ std::unique_ptr<zkspool::SpoolReader> OpenReader(const std::string& dir, int& ex
 }
 
 std::unique_ptr<zkspool::Spool> OpenOwner(const std::string& dir, const char* command, int& exit) {
+  // Files a writing command adds (a new log, MANIFEST, HIGHWATER) are created 0600 by whoever
+  // runs it: run as root on the agent's spool, they left files the agent could not read, and it
+  // exited 5 on every restart.
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0 && st.st_uid != ::geteuid()) {
+    const passwd* owner = ::getpwuid(st.st_uid);
+    const std::string name = owner != nullptr ? owner->pw_name : std::to_string(st.st_uid);
+    exit = Fail("spool " + dir + " belongs to user " + name + ": run " + command + " as that user (runuser -u " +
+                    name + " -- zkspoolctl " + command + " ...), so that the files it writes stay readable by the spool's owner",
+                kExitError);
+    return nullptr;
+  }
   zkspool::SpoolOptions options;
   options.create_if_missing = false;
   // The tool reports what it did itself; the library's log lines would only repeat it.
