@@ -7,7 +7,9 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <sstream>
 
+#include "agent_log.h"
 #include "agent_metrics.h"
 #include "build_version.h"
 #include "duration.h"
@@ -167,16 +169,23 @@ std::variant<CommandLine, int> ParseCommandLine(int argc, char** argv) {
       "3 spool corrupt; 4 spool in use by another process; 5 other error.\n"
       "Signals: SIGHUP reloads the registrations file; SIGTERM/SIGINT stop, keeping the session for a\n"
       "restart within the session timeout (unless --leave-on-terminate).");
-  auto usage = [](const std::string& message) {
-    std::cerr << "zkspool-agent: " << message << " (see zkspool-agent --help)\n";
+  // Before the logger exists: under journald these need its priority prefix too, or
+  // `journalctl -p warning` hides why the unit failed.
+  const char* error_prefix = StderrIsJournal() ? "<3>" : "";
+  auto usage = [error_prefix](const std::string& message) {
+    std::cerr << error_prefix << "zkspool-agent: " << message << " (see zkspool-agent --help)\n";
     return kExitUsage;
   };
   if (Status s = CheckConfigFiles(argc, argv); !s.ok()) return usage(s.message());
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? kExitOk : kExitUsage;
+    if (e.get_exit_code() == 0) return app.exit(e) == 0 ? kExitOk : kExitUsage;  // --help, --version
+    std::ostringstream text;
+    app.exit(e, text, text);
+    std::string line;
+    for (std::istringstream lines(text.str()); std::getline(lines, line);) std::cerr << error_prefix << line << '\n';
+    return kExitUsage;
   }
 
   for (const DurationOption& d : durations) {

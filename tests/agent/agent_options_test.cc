@@ -117,6 +117,16 @@ TEST(AgentLogTest, UnderJournaldLinesStartWithTheirPriority) {
   log->info("all well");
   log->debug("not shown");
   log->flush();
+  // Errors found before the logger exists (the command line) carry the error priority too.
+  std::vector<std::string> args = {"zkspool-agent", "--spool", "/s", "--zk", "h:1", "--session-timeout", "1x"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  ParseCommandLine(static_cast<int>(argv.size()), argv.data());
+  args = {"zkspool-agent", "--zk", "h:1"};
+  argv.clear();
+  for (std::string& a : args) argv.push_back(a.data());
+  ParseCommandLine(static_cast<int>(argv.size()), argv.data());
+  std::cerr.flush();
   ::unsetenv("JOURNAL_STREAM");
   ::dup2(saved, STDERR_FILENO);
   ::close(saved);
@@ -125,7 +135,11 @@ TEST(AgentLogTest, UnderJournaldLinesStartWithTheirPriority) {
   std::ifstream in(file);
   std::stringstream text;
   text << in.rdbuf();
-  EXPECT_EQ(text.str(), "<4>spool is slow\n<3>disk is gone\n<6>all well\n");
+  EXPECT_EQ(text.str(),
+            "<4>spool is slow\n<3>disk is gone\n<6>all well\n"
+            "<3>zkspool-agent: --session-timeout: \"1x\" is not a duration: write a number with a unit (ms, s, m, h), "
+            "e.g. 500ms, 10s, 1m30s (see zkspool-agent --help)\n"
+            "<3>--spool is required\n<3>Run with --help for more information.\n");
   EXPECT_FALSE(StderrIsJournal()) << "without JOURNAL_STREAM";
 }
 
