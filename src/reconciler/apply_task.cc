@@ -132,12 +132,13 @@ Step ApplyTask::OnRead(int rc, const NodeState& node) {
     return {StepKind::kDelete, desired_.path, node.version};
   }
   if (WantsEphemeral(desired_)) {
-    if (owner == 0) {
+    if (owner == 0 && !own_persistent_) {
+      met_persistent_ = true;
       last_ = StepKind::kConflict;
       return {StepKind::kConflict, desired_.path, -1,
               desired_.path + " is a persistent node; an ephemeral registration does not replace it"};
     }
-    if (!current) {  // left by a session of ours that is gone: replace it atomically
+    if (!current) {  // ours, of a session that is gone or persistent: replace it atomically
       last_ = StepKind::kReplace;
       return {StepKind::kReplace, desired_.path, node.version};
     }

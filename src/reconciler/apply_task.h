@@ -79,6 +79,13 @@ class ApplyTask {
   // The result of a kRead: rc, and the node when rc is ZOK.
   Step OnRead(int rc, const NodeState& node);
 
+  // Whether the last kConflict was a persistent node where an ephemeral one is wanted. A
+  // persistent node carries no owner, so only the registered set can tell that it is ours.
+  bool met_persistent() const { return met_persistent_; }
+  // The persistent node there is ours (the registered set says we put it): an ephemeral
+  // registration replaces it atomically from now on, also after Restart.
+  void OwnPersistent() { own_persistent_ = true; }
+
  private:
   Step Create();
   Step Read();
@@ -89,6 +96,8 @@ class ApplyTask {
   bool verify_first_;
   StepKind last_ = StepKind::kDone;
   bool create_after_delete_ = false;  // a persistent-ttl node replacing our ephemeral one
+  bool met_persistent_ = false;
+  bool own_persistent_ = false;
 };
 
 }  // namespace zkspool

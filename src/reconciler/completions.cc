@@ -127,6 +127,14 @@ void Reconciler::Advance(PathWork& work, Step step) {
       Resolve(work, Outcome::kFailed, work.step.reason);
       return;
     case StepKind::kConflict: {
+      if (work.task->met_persistent() && RegisteredPersistent(work.path())) {
+        // Our own node, put persistent earlier: the new mode replaces it now, no backoff.
+        work.task->OwnPersistent();
+        work.step = work.task->Restart();
+        paths_.SetState(work, PathState::kQueued);
+        MakeReady(work);
+        return;
+      }
       if (work.attempts == 0) {
         log_->warn("conflict: {}; retrying with backoff, never taking it over", work.step.reason);
       }
@@ -159,6 +167,13 @@ void Reconciler::Advance(PathWork& work, Step step) {
       MakeReady(work);
       return;
   }
+}
+
+// Whether the registered set holds `path` as a put of a persistent kind: the one way to know
+// that a persistent node there is ours. One read, only when such a node was met.
+bool Reconciler::RegisteredPersistent(const std::string& path) const {
+  Result<SpooledIntent> registered = spool_->GetRegistered(path);
+  return registered.ok() && registered->intent.op == Op::kPut && registered->intent.mode != NodeMode::kEphemeral;
 }
 
 // A create found no parent. The ancestors that can be made are sent just ahead of the create

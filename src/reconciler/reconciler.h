@@ -161,6 +161,7 @@ class Reconciler : public CompletionSink {
   void HandleCompletion(const Completion& c);
   void OnPathAnswer(PathWork& work, const Completion& c);
   void Advance(PathWork& work, Step step);
+  bool RegisteredPersistent(const std::string& path) const;
   void OnParentMissing(PathWork& work);
   void WaitForParent(PathWork& work, const std::string& ancestor);
   // kWaitingParent with a backoff that grows with each attempt, and a kWaiting event saying why.

@@ -188,6 +188,17 @@ TEST_F(PathStateTest, UpdateKeepsTheModeAndBadOptionsAreRefused) {
   o.max_ops_per_second = 1e-300;  // the wait for its next token overflowed a time_point
   EXPECT_EQ(Registrar::Open(o).status().code(), StatusCode::kInvalidArgument);
 
+  // Our persistent node made ephemeral: the registered set says the node is ours, so it is
+  // replaced (it used to conflict forever, since a persistent node carries no owner). Someone
+  // else's persistent node still conflicts.
+  EXPECT_EQ(Wait(*registrar, Must(registrar->Register("/u/p", "v3", NodeMode::kEphemeral)), 10s), Outcome::kApplied);
+  EXPECT_EQ(probe.Get("/u/p")->data, "v3");
+  EXPECT_NE(probe.Get("/u/p")->ephemeral_owner, 0) << "ephemeral now";
+  ASSERT_EQ(probe.Create("/u/theirs", "t"), ZOK);
+  const uint64_t theirs = Must(registrar->Register("/u/theirs", "mine", NodeMode::kEphemeral));
+  EXPECT_EQ(registrar->WaitApplied(theirs, 2s).status().code(), StatusCode::kTimedOut);
+  EXPECT_EQ(probe.Get("/u/theirs")->data, "t");
+
   // A negative TTL is refused, not taken as "the default" (which may be "forever").
   EXPECT_EQ(registrar->Register("/u/neg", "x", NodeMode::kEphemeral, -5ms).status().code(),
             StatusCode::kInvalidArgument);
@@ -196,7 +207,7 @@ TEST_F(PathStateTest, UpdateKeepsTheModeAndBadOptionsAreRefused) {
   entry.intent.path = "/u/neg";
   entry.ttl = -1ms;
   EXPECT_EQ(registrar->Submit({entry}).status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(Must(registrar->Deregister("/u/neg")), update + 1) << "nothing was spooled in between";
+  EXPECT_EQ(Must(registrar->Deregister("/u/neg")), theirs + 1) << "nothing was spooled in between";
 }
 
 }  // namespace
