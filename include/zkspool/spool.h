@@ -191,12 +191,14 @@ class Spool {
   //   kIOError          as Append
   Result<std::vector<uint64_t>> AppendBatch(std::vector<BatchEntry> entries);
 
-  // Up to `max_count` pending intents with seq >= from_seq, in sequence order. Memory is bounded
-  // by max_count; removed intents below the first pending one are skipped without a scan. Stops
-  // below any Append still in progress, so a cursor (from_seq = last seq read + 1) never skips
-  // an intent that lands late.
+  // Up to `max_count` pending intents with seq >= from_seq, in sequence order, and no more once
+  // their stored records reach `max_bytes` (the first is returned whatever its size). Memory is
+  // bounded by both; removed intents below the first pending one are skipped without a scan.
+  // Stops below any Append still in progress, so a cursor (from_seq = last seq read + 1) never
+  // skips an intent that lands late.
   // Errors: kCorruption (names the bad key), kIOError.
-  Result<std::vector<SpooledIntent>> ReadPending(uint64_t from_seq, size_t max_count) const;
+  Result<std::vector<SpooledIntent>> ReadPending(uint64_t from_seq, size_t max_count,
+                                                 size_t max_bytes = SIZE_MAX) const;
 
   // The pending intent with this sequence number. Errors: kNotFound, kCorruption, kIOError.
   Result<SpooledIntent> GetPending(uint64_t seq) const;
@@ -298,10 +300,11 @@ class Spool {
 
   // A pass over the registered set as it was at `since`: up to `max_count` nodes with path >
   // `after_path`, in path order, skipping those deregistered or put again since (a pass started
-  // at `since` has nothing to do for what was applied after it began). Costs the nodes read plus
-  // one batched point lookup each. Errors: kCorruption, kIOError.
+  // at `since` has nothing to do for what was applied after it began), and no more once their
+  // records reach `max_bytes` (the first whatever its size). Costs the nodes read plus one
+  // batched point lookup each. Errors: kCorruption, kIOError.
   Result<RegisteredChunk> ReadRegisteredUnchanged(const SpoolSnapshot& since, std::string_view after_path,
-                                                  size_t max_count) const;
+                                                  size_t max_count, size_t max_bytes = SIZE_MAX) const;
 
   // The registered node at `path`. Errors: kNotFound, kCorruption, kIOError.
   Result<SpooledIntent> GetRegistered(std::string_view path) const;

@@ -48,6 +48,12 @@ bool Reconciler::MayLoadMore() const {
   return paths_.active() < active_limit && paths_.size() < kMaxTrackedPaths && paths_.bytes() < kMaxTrackedBytes;
 }
 
+// What may still be loaded before the paths in memory hold kMaxTrackedBytes: a chunk of 1,000
+// intents of 1 MiB each would otherwise load 1 GiB at once.
+size_t Reconciler::TrackedBytesRoom() const {
+  return paths_.bytes() < kMaxTrackedBytes ? kMaxTrackedBytes - paths_.bytes() : 0;
+}
+
 // One chunk per call: what is loaded is sent before more is read, so the first calls of a drain
 // go out after one chunk instead of after the whole active limit (4,000 intents took 13-17 ms
 // to load). `read_more_` brings the loop straight back for the next chunk.
@@ -56,7 +62,7 @@ void Reconciler::LoadPending() {
   // nothing, and a read costs an iterator and a seek, on every pass of the loop.
   const uint64_t notifies = notifies_.load();
   if (read_to_end_at_ == notifies || !MayLoadMore()) return;
-  Result<std::vector<SpooledIntent>> chunk = spool_->ReadPending(read_cursor_, kLoadChunk);
+  Result<std::vector<SpooledIntent>> chunk = spool_->ReadPending(read_cursor_, kLoadChunk, TrackedBytesRoom());
   if (!chunk.ok()) {
     log_->error("cannot read pending intents: {}", chunk.status().ToString());
     return;
@@ -65,7 +71,8 @@ void Reconciler::LoadPending() {
     read_cursor_ = r.seq + 1;
     AddIntent(std::move(r));
   }
-  if (chunk->size() < kLoadChunk) {
+  // A chunk may be short because of the byte bound: only an empty one says the end was reached.
+  if (chunk->empty()) {
     read_to_end_at_ = notifies;
   } else {
     read_more_ = true;
@@ -118,7 +125,7 @@ void Reconciler::PullRegistered() {
   if (!scan_.active || !MayLoadMore()) return;
   const size_t active_limit = std::max(4 * options_.max_in_flight, kMinActivePaths);
   const size_t want = std::min(kLoadChunk, active_limit - paths_.active());
-  Result<RegisteredChunk> chunk = spool_->ReadRegisteredUnchanged(*scan_.since, scan_.after, want);
+  Result<RegisteredChunk> chunk = spool_->ReadRegisteredUnchanged(*scan_.since, scan_.after, want, TrackedBytesRoom());
   if (!chunk.ok()) {
     log_->error("cannot read the registered set: {}", chunk.status().ToString());
     scan_ = {};

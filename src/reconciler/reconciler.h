@@ -129,6 +129,7 @@ class Reconciler : public CompletionSink {
   // pipeline.cc
   // Whether the limits on loaded paths leave room for more (LoadPending, PullRegistered).
   bool MayLoadMore() const;
+  size_t TrackedBytesRoom() const;
   void LoadPending();
   void AddIntent(SpooledIntent intent);
   void StartScan(bool create_first);

@@ -397,7 +397,7 @@ Result<std::vector<uint64_t>> Spool::AppendBatch(std::vector<BatchEntry> entries
   return seqs;
 }
 
-Result<std::vector<SpooledIntent>> Spool::ReadPending(uint64_t from_seq, size_t max_count) const {
+Result<std::vector<SpooledIntent>> Spool::ReadPending(uint64_t from_seq, size_t max_count, size_t max_bytes) const {
   Impl& d = *impl_;
   uint64_t floor, settled_below;
   {
@@ -415,7 +415,10 @@ Result<std::vector<SpooledIntent>> Spool::ReadPending(uint64_t from_seq, size_t 
   it->Seek(lower);
   std::vector<SpooledIntent> out;
   std::optional<uint64_t> first_seen;
+  size_t bytes = 0;
   for (; it->Valid() && out.size() < max_count; it->Next()) {
+    bytes += it->value().size();
+    if (!out.empty() && bytes > max_bytes) break;
     Result<SpooledIntent> record = DecodePending(it->key(), it->value());
     if (!record.ok()) return record.status();
     if (!first_seen) first_seen = record->seq;
@@ -487,7 +490,7 @@ std::shared_ptr<const SpoolSnapshot> Spool::Snapshot() const {
 }
 
 Result<RegisteredChunk> Spool::ReadRegisteredUnchanged(const SpoolSnapshot& since, std::string_view after_path,
-                                                       size_t max_count) const {
+                                                       size_t max_count, size_t max_bytes) const {
   Impl& d = *impl_;
   rocksdb::ReadOptions then;
   then.snapshot = since.get();
@@ -495,8 +498,11 @@ Result<RegisteredChunk> Spool::ReadRegisteredUnchanged(const SpoolSnapshot& sinc
   std::unique_ptr<rocksdb::Iterator> it(d.db->NewIterator(then, d.registered));
   std::vector<std::string> keys, values;
   RegisteredChunk chunk;
+  size_t bytes = 0;
   for (it->Seek(after_path); it->Valid() && keys.size() < max_count; it->Next()) {
     if (it->key().ToStringView() == after_path) continue;
+    bytes += it->key().size() + it->value().size();
+    if (!keys.empty() && bytes > max_bytes) break;
     keys.push_back(it->key().ToString());
     values.push_back(it->value().ToString());
   }

@@ -218,6 +218,35 @@ TEST_F(SpoolTest, ReadPendingIsOrderedAndBounded) {
   EXPECT_TRUE(spool->ReadPending(0, 0)->empty());
 }
 
+// What the reconciler loads is bounded in bytes too: 1,000 intents of 1 MiB would be 1 GiB.
+TEST_F(SpoolTest, ReadsStopAtTheByteBoundButAlwaysReturnOne) {
+  auto spool = OpenSpool();
+  const std::string data(100'000, 'd');
+  for (int i = 0; i < 10; ++i) MustAppend(*spool, Put("/b/" + std::to_string(i), data));
+  auto some = spool->ReadPending(0, 1000, 350'000);
+  ASSERT_TRUE(some.ok());
+  EXPECT_EQ(some->size(), 3u) << "three records of ~100 kB fit in 350 kB, four do not";
+  auto one = spool->ReadPending(0, 1000, 10);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->size(), 1u) << "the first, whatever its size: a cursor must move";
+  auto rest = spool->ReadPending(some->back().seq + 1, 1000);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->size(), 7u);
+
+  std::vector<uint64_t> all;
+  for (uint64_t seq = 1; seq <= 10; ++seq) all.push_back(seq);
+  ASSERT_TRUE(spool->MarkApplied(all).ok());
+  auto snapshot = spool->Snapshot();
+  auto chunk = spool->ReadRegisteredUnchanged(*snapshot, "", 1000, 350'000);
+  ASSERT_TRUE(chunk.ok());
+  EXPECT_EQ(chunk->nodes.size(), 3u);
+  EXPECT_FALSE(chunk->done);
+  auto next = spool->ReadRegisteredUnchanged(*snapshot, chunk->last_path, 1000);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->nodes.size(), 7u);
+  EXPECT_TRUE(next->done);
+}
+
 TEST_F(SpoolTest, SequenceNumbersAreNeverReusedAcrossReopen) {
   uint64_t last;
   {
