@@ -70,7 +70,7 @@ struct SpoolOptions {
   // std::chrono::system_clock. Tests inject their own.
   std::function<int64_t()> clock_ms;
   // When false, Open refuses a directory that does not exist or is not already a spool
-  // (kNotFound / kInvalidArgument) instead of creating one: for tools that must never create a
+  // (kNotFound / kNotASpool) instead of creating one: for tools that must never create a
   // spool by accident. Default: true.
   bool create_if_missing = true;
   // The file system RocksDB uses. Default (null): the operating system's. Fault-injection tests
@@ -176,7 +176,8 @@ class Spool {
   //                     delete, a TTL is out of range; the message names the rule
   //   kSpoolFull        max_pending_intents or max_pending_bytes would be exceeded
   //   kIOError          the write failed (disk full, I/O error); with RocksDB the intent may
-  //                     still surface later if the write reached the log before the failure
+  //                     still surface later if the write reached the log before the failure,
+  //                     so its sequence number is used up, never handed out again
   Result<uint64_t> Append(Intent intent, std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
 
   // Appends every entry as Append would, as one unit: all or nothing. The entries are validated
@@ -185,10 +186,10 @@ class Spool {
   // in their order, returned in that order. For many changes at once (a registrations file),
   // where an fsync each would take minutes. The batch is held in memory while it is written, so
   // its size is bounded by the caller (and by max_pending_bytes). An empty batch does nothing.
-  // Errors (nothing is stored, no sequence number is used):
+  // Errors (nothing is stored; no sequence number is used, except on kIOError):
   //   kInvalidArgument  an entry breaks a rule; the message starts "entry <index>: "
   //   kSpoolFull        the whole batch would pass max_pending_intents or max_pending_bytes
-  //   kIOError          as Append
+  //   kIOError          as Append (the batch's numbers are used up)
   Result<std::vector<uint64_t>> AppendBatch(std::vector<BatchEntry> entries);
 
   // Up to `max_count` pending intents with seq >= from_seq, in sequence order, and no more once
