@@ -137,7 +137,9 @@ std::variant<CommandLine, int> ParseCommandLine(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-pending-intents", registrar.spool.max_pending_intents,
                  "Refuse new intents (\"spool full\") while this many wait")
-      ->capture_default_str()->check(CLI::Validator(PlainDecimal, ""))->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()));
+      ->capture_default_str()
+      ->check(CLI::Validator(PlainDecimal, ""))
+      ->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()));
   app.add_option("--max-pending-bytes", registrar.spool.max_pending_bytes,
                  "Refuse new intents while the waiting ones take this much (bytes; KiB, MiB, GiB suffixes)")
       ->capture_default_str()->check(CLI::Validator(PlainDecimal, ""))->transform(CLI::AsSizeValue(false))
