@@ -289,10 +289,7 @@ int Agent::Run() {
     systemd_.Watchdog();
     systemd_.Status(StatusLine());
     SignalWatcher::Event event = signals_.Wait(wait);
-    if (event == SignalWatcher::Event::kStop) {
-      log_->info("{}: stopping", leave_ ? "leave requested" : "SIGTERM or SIGINT");
-      break;
-    }
+    if (event == SignalWatcher::Event::kStop) break;  // the watcher logged why
     if (event != SignalWatcher::Event::kReload) continue;
     if (options_.registrations_file.empty()) {
       log_->info("SIGHUP: no registrations file to reload");
@@ -320,8 +317,12 @@ int Agent::Run() {
     log_->info("ended ZooKeeper session {}: its ephemeral nodes are gone", FormatSessionId(session));
   } else {
     registrar_->Close(Registrar::CloseMode::kKeepSession).ok();
-    log_->info("kept ZooKeeper session {}: a restart within {} ms resumes it, and its ephemeral nodes stay",
-               FormatSessionId(session), options_.registrar.session_timeout.count());
+    if (session == 0) {
+      log_->info("stopped without a ZooKeeper session: none was ever established");
+    } else {
+      log_->info("kept ZooKeeper session {}: a restart within {} ms resumes it, and its ephemeral nodes stay",
+                 FormatSessionId(session), options_.registrar.session_timeout.count());
+    }
   }
   if (metrics) WriteMetrics();
   output_.Reply(ClosedEvent(end_session));

@@ -58,7 +58,9 @@ set(CPACK_DEBIAN_AGENT_DESCRIPTION "zkspool agent: a host's ZooKeeper registrati
 Holds this host's service registrations in Apache ZooKeeper through leader elections,
 quorum loss, session expiry and its own restarts: every change is spooled durably first
 (RocksDB) and applied once ZooKeeper answers. Includes zkspoolctl and a systemd unit.")
-set(CPACK_DEBIAN_AGENT_PACKAGE_CONTROL_EXTRA ${PROJECT_SOURCE_DIR}/packaging/postinst)
+# postinst: the user; prerm: stop on removal (not on upgrade); postrm: systemd forgets the unit.
+set(CPACK_DEBIAN_AGENT_PACKAGE_CONTROL_EXTRA
+    ${PROJECT_SOURCE_DIR}/packaging/postinst ${PROJECT_SOURCE_DIR}/packaging/prerm ${PROJECT_SOURCE_DIR}/packaging/postrm)
 set(CPACK_DEBIAN_AGENT_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libzkspool-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)

@@ -43,6 +43,8 @@ for lib in libzookeeper-mt2 librocksdb libcpp-httplib libsystemd0; do
 done
 dpkg-deb -I "$agent" postinst >/dev/null || fail "no postinst (the system user)"
 dpkg-deb -I "$agent" postinst | grep -q systemd-sysusers || fail "postinst does not create the user"
+dpkg-deb -I "$agent" prerm | grep -q 'systemctl stop zkspool-agent' || fail "prerm does not stop the agent on removal"
+dpkg-deb -I "$agent" postrm | grep -q 'daemon-reload' || fail "postrm does not make systemd forget the unit"
 
 root=$scratch/root
 dpkg-deb -x "$agent" "$root"
