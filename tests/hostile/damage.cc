@@ -84,6 +84,13 @@ void Append(const std::string& path, std::string_view bytes) {
   out << bytes;
 }
 
+void WipeDatabase(const std::string& dir) {
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name != "ZKSPOOL" && name != "HIGHWATER") fs::remove(entry.path());
+  }
+}
+
 std::string Basename(const std::string& path) { return fs::path(path).filename().string(); }
 
 }  // namespace zkspool::testing

@@ -27,6 +27,8 @@ void ZeroBytes(const std::string& path, uint64_t offset, uint64_t count);
 void OverwriteBytes(const std::string& path, uint64_t offset, std::string_view bytes);
 void Truncate(const std::string& path, uint64_t size);
 void Append(const std::string& path, std::string_view bytes);
+// Removes everything in the spool `dir` but ZKSPOOL and HIGHWATER: RocksDB's whole database gone.
+void WipeDatabase(const std::string& dir);
 std::string Basename(const std::string& path);
 
 }  // namespace zkspool::testing

@@ -177,10 +177,7 @@ TEST_F(HostileAgentTest, SpecialFilesAsConfigAreRefusedAtOnce) {
 // empty spool.
 TEST_F(HostileAgentTest, WipedSpoolDatabaseStopsTheAgentWithExit3) {
   testing::MakeSpool(spool_, 20);
-  for (const auto& entry : std::filesystem::directory_iterator(spool_)) {
-    const std::string name = entry.path().filename().string();
-    if (name != "ZKSPOOL" && name != "HIGHWATER") std::filesystem::remove(entry.path());
-  }
+  testing::WipeDatabase(spool_);
   auto agent = Start();
   ExpectExit(*agent, 3, "is gone");
   EXPECT_FALSE(std::filesystem::exists(spool_ + "/CURRENT"));

@@ -157,10 +157,7 @@ TEST_F(HostileSpoolTest, LostHighwaterIsCorruption) {
 // created an empty database, losing every acknowledged intent without a word.
 TEST_F(HostileSpoolTest, WipedDatabaseIsCorruptionNotANewEmptySpool) {
   testing::MakeSpool(spool_, 10);
-  for (const auto& entry : fs::directory_iterator(spool_)) {
-    const std::string name = entry.path().filename().string();
-    if (name != "ZKSPOOL" && name != "HIGHWATER") fs::remove(entry.path());
-  }
+  testing::WipeDatabase(spool_);
   Status open = OpenStatus();
   EXPECT_EQ(open.code(), StatusCode::kCorruption) << open.ToString();
   EXPECT_NE(open.message().find("is gone"), std::string::npos) << open.message();
