@@ -45,9 +45,7 @@ void SignalWatcher::Run() {
     } else if (signal == SIGTERM || signal == SIGINT) {
       const char* name = signal == SIGTERM ? "SIGTERM" : "SIGINT";
       if (++stop_signals_ == 1) {
-        stop_at_ = std::chrono::steady_clock::now();
-        stop_ = true;
-        log_->info("{}: stopping", name);
+        BeginStopLocked(name);
       } else if (closing_) {
         Force(std::string("a second ") + name + " while closing");
       }
@@ -64,11 +62,15 @@ void SignalWatcher::RequestStop(const std::string& why) {
   {
     std::lock_guard lock(mu_);
     if (stop_) return;
-    stop_at_ = std::chrono::steady_clock::now();
-    stop_ = true;
-    log_->info("{}: stopping", why);
+    BeginStopLocked(why);
   }
   changed_.notify_all();
+}
+
+void SignalWatcher::BeginStopLocked(const std::string& why) {
+  stop_at_ = std::chrono::steady_clock::now();  // the grace period runs from here
+  stop_ = true;
+  log_->info("{}: stopping", why);
 }
 
 void SignalWatcher::Force(const std::string& why) {

@@ -48,6 +48,8 @@ class SignalWatcher {
 
  private:
   void Run();
+  // A first stop, by a signal or from inside; mu_ held.
+  void BeginStopLocked(const std::string& why);
   void Force(const std::string& why);
 
   std::shared_ptr<spdlog::logger> log_;
