@@ -207,8 +207,6 @@ class Replay : public rocksdb::WriteBatch::Handler {
   const std::map<uint32_t, size_t>& families_;
 };
 
-// A private copy of the damaged spool's files, so that nothing here can change them, with a
-// CURRENT that names the newest MANIFEST if its own is gone or damaged.
 // Locks the spool's LOCK file as RocksDB does (fcntl), for reading, until the returned descriptor
 // is closed: salvage copies the files one by one, so an owner still running would change them
 // under the copy, and one starting meanwhile is kept out. -1 when there is no LOCK file. The
@@ -232,6 +230,8 @@ Result<int> LockAtRest(const std::string& dir) {
                             ": stop its owner first; salvage reads a spool at rest");
 }
 
+// A private copy of the damaged spool's files, so that nothing here can change them, with a
+// CURRENT that names the newest MANIFEST if its own is gone or damaged.
 Result<std::string> ScratchCopy(const std::string& damaged, Salvage& salvage) {
   std::error_code ec;
   std::string scratch = (fs::temp_directory_path(ec) / "zkspool-salvage-XXXXXX").string();
