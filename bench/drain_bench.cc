@@ -73,6 +73,23 @@ void MakeParent(zhandle_t* zh, const std::string& path) {
   zoo_create(zh, path.c_str(), nullptr, -1, &ZOO_OPEN_ACL_UNSAFE, ZOO_PERSISTENT, nullptr, 0);
 }
 
+// Waits until the ephemerals under `parent` are gone. Ending a session makes the ensemble delete
+// its 10,000 ephemerals, which takes it tens of milliseconds: a run started meanwhile would
+// compete with that, and whichever line runs next would pay for the one before.
+void WaitUntilEmpty(const std::string& hosts, const std::string& parent) {
+  zhandle_t* zh = Connect(hosts);
+  const auto deadline = Clock::now() + 30s;
+  for (;;) {
+    String_vector children{};
+    const int rc = zoo_get_children(zh, parent.c_str(), 0, &children);
+    const int left = rc == ZOK ? children.count : 0;
+    if (rc == ZOK) deallocate_String_vector(&children);
+    if (left == 0 || Clock::now() > deadline) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  zookeeper_close(zh);
+}
+
 // Calls in flight, at most `limit` at a time; each completion frees its slot.
 class InFlight {
  public:
@@ -126,6 +143,7 @@ double RawPipelined(const std::string& hosts, int count, int window, const std::
   const double seconds = Seconds(Clock::now() - start);
   if (errors) std::printf("raw: %d errors\n", errors);
   zookeeper_close(zh);
+  WaitUntilEmpty(hosts, parent);
   return seconds;
 }
 
@@ -168,6 +186,7 @@ double RawMulti(const std::string& hosts, int count, int batch, int window, cons
   const double seconds = Seconds(Clock::now() - start);
   if (errors) std::printf("raw multi: %d errors\n", errors);
   zookeeper_close(zh);
+  WaitUntilEmpty(hosts, parent);
   return seconds;
 }
 
@@ -183,6 +202,7 @@ double Sequential(const std::string& hosts, int count) {
   }
   double seconds = Seconds(Clock::now() - start);
   zookeeper_close(zh);
+  WaitUntilEmpty(hosts, "/seq");
   return seconds;
 }
 
@@ -262,6 +282,7 @@ double ReconcilerDrain(const std::string& dir, const std::string& hosts, int cou
     *reassert_seconds = Seconds(Clock::now() - Clock::time_point(Clock::duration(reconnected_at.load())));
   }
   (void)(*registrar)->Close();
+  WaitUntilEmpty(hosts, parent);
   return seconds;
 }
 
