@@ -167,8 +167,9 @@ struct RegistrarStats {
 // Checks a ZooKeeper connect string, "host:port[,host:port...][/chroot]" (hosts may be names or
 // addresses, IPv6 ones in brackets), as Registrar::Open does before using it. Host names are not
 // resolved here: one that does not resolve yet (DNS not up at boot) is retried by the Registrar.
-// Returns kInvalidArgument naming the problem (an empty server, a missing port, a port outside
-// 1-65535, a bad chroot), or OK. Thread-safe.
+// Returns kInvalidArgument naming the problem (an empty server, a host that is neither a host
+// name of letters, digits, '-', '.' and '_' nor an IPv6 address in brackets, a missing port, a
+// port outside 1-65535, a bad chroot), or OK. Thread-safe.
 Status ValidateConnectString(std::string_view connect);
 
 // Thread-safety: every member function may be called from any thread, concurrently.

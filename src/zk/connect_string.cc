@@ -1,12 +1,38 @@
 // ValidateConnectString (declared in zkspool/registrar.h).
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include "spool/validate.h"
 #include "zkspool/registrar.h"
 
 namespace zkspool {
+namespace {
+
+// A host name (letters, digits, '-', '.', '_') or an IPv6 literal in brackets (hex digits, ':',
+// '.', and a "%zone" of letters and digits). The client hands the text to getaddrinfo as it is,
+// where a typo (a space, a stray character) fails on every attempt: a session that stays in
+// connecting forever, with nothing saying why.
+bool IsHostChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_'; }
+
+bool IsValidHost(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    std::string_view v6 = host.substr(1, host.size() - 2);
+    const size_t zone = v6.find('%');
+    for (size_t i = 0; i < v6.size(); ++i) {
+      const char c = v6[i];
+      const bool ok = i > zone ? std::isalnum(static_cast<unsigned char>(c)) != 0
+                               : (std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.' || i == zone);
+      if (!ok) return false;
+    }
+    return v6.find(':') != std::string_view::npos && zone != v6.size() - 1;
+  }
+  return !host.empty() && host.size() <= 253 && std::all_of(host.begin(), host.end(), IsHostChar);
+}
+
+}  // namespace
 
 Status ValidateConnectString(std::string_view connect) {
   const std::string quoted = QuoteForMessage(connect);
@@ -30,6 +56,11 @@ Status ValidateConnectString(std::string_view connect) {
     const size_t colon = entry.starts_with('[') ? entry.find("]:") + 1 : entry.rfind(':');
     if (colon == std::string_view::npos || colon == 0) {
       return Status::InvalidArgument(fmt::format("{} ({}) has no port (host:port expected)", where, QuoteForMessage(entry)));
+    }
+    if (std::string_view host = entry.substr(0, colon); !IsValidHost(host)) {
+      return Status::InvalidArgument(fmt::format(
+          "{} ({}): the host {} is not a host name (letters, digits, '-', '.', '_') or an IPv6 address in brackets",
+          where, QuoteForMessage(entry), QuoteForMessage(host)));
     }
     std::string_view port_text = entry.substr(colon + 1);
     unsigned port = 0;
