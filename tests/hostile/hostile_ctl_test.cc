@@ -143,6 +143,24 @@ TEST_F(HostileCtlTest, Defect10_LimitMinusOneSaysWhatIsWrongInAFewWords) {
   EXPECT_LT(run.err.size(), 200u) << run.err;
 }
 
+// CLI11 converts integers with strtoull in base 0: "010" was intent 8, and purge removed it.
+TEST_F(HostileCtlTest, NumbersWithALeadingZeroAreRefusedNotReadAsOctal) {
+  testing::MakeSpool(spool_, 10);
+  ToolRun purge = RunTool({"purge", spool_, "--seq", "010"});
+  EXPECT_EQ(purge.exit, 2) << purge.err;
+  EXPECT_NE(purge.err.find("\"010\" has a leading zero"), std::string::npos) << purge.err;
+  ToolRun pending = RunTool({"pending", spool_, "--json"});
+  ASSERT_EQ(pending.exit, 0) << pending.err;
+  EXPECT_EQ(pending.JsonLines().size(), 10u) << pending.out;
+  for (std::vector<std::string> args : {std::vector<std::string>{"pending", spool_, "--limit", "010"},
+                                        {"agent", "--timeout-ms", "010", "health"},
+                                        {"agent", "register", "/a", "--ttl-ms", "0x10"},
+                                        {"diff", spool_, "--zk", "127.0.0.1:1", "--timeout-ms", "07"}}) {
+    ToolRun run = RunTool(args);
+    EXPECT_EQ(run.exit, 2) << args[0] << " " << args[2] << ": " << run.err;
+  }
+}
+
 TEST_F(HostileCtlTest, Defect10_AnUnknownCommandIsNamed) {
   ToolRun run = RunTool({"frobnicate", spool_});
   EXPECT_EQ(run.exit, 2) << run.err;

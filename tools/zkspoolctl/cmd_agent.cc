@@ -59,6 +59,7 @@ void AddAgent(CLI::App& app, Command& run) {
       ->capture_default_str();
   agent->add_option("--timeout-ms", args->timeout_ms, "give up after this long")
       ->capture_default_str()
+      ->check(WholeNumber(1))
       ->check(CLI::Range(1, 3'600'000));
   agent->footer(
       "Prints the agent's JSON answer. Exit status: 0 answered with 2xx, 1 answered otherwise (unhealthy,\n"
@@ -85,9 +86,9 @@ void AddAgent(CLI::App& app, Command& run) {
     if (!deregister) {
       sub->add_option("--data", args->data, "node data");
       sub->add_option("--mode", args->mode, "ephemeral (default), persistent, container, persistent-ttl");
-      sub->add_option("--node-ttl-ms", args->node_ttl_ms, "server-side TTL of a persistent-ttl node");
+      sub->add_option("--node-ttl-ms", args->node_ttl_ms, "server-side TTL of a persistent-ttl node")->check(WholeNumber(0));
     }
-    sub->add_option("--ttl-ms", args->ttl_ms, "how long the intent may wait in the spool");
+    sub->add_option("--ttl-ms", args->ttl_ms, "how long the intent may wait in the spool")->check(WholeNumber(0));
     sub->callback([args, deregister, &run] {
       run = [args, deregister] {
         return Call(*args, "POST", deregister ? "/v1/deregister" : "/v1/register", RegistrationBody(*args, deregister));

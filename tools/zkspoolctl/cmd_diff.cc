@@ -197,6 +197,7 @@ void AddDiff(CLI::App& app, Command& run) {
   sub->add_option("SPOOL", args->spool, "spool directory")->required();
   sub->add_option("--zk", args->hosts, "ZooKeeper connect string, e.g. zk1:2181,zk2:2181")->required();
   sub->add_option("--timeout-ms", args->timeout_ms, "give up connecting after this long (default 10000)")
+      ->check(WholeNumber(1))
       ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
   sub->add_flag("--json", args->json, "one JSON object per difference, then a summary object");
   sub->footer(

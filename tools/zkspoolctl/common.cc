@@ -106,6 +106,9 @@ CLI::Validator WholeNumber(uint64_t min) {
         if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < min) {
           return "\"" + text + "\" is not a whole number of at least " + std::to_string(min);
         }
+        // CLI11 then converts the text itself with strtoull in base 0, which reads "010" as 8:
+        // `purge --seq 010` would remove intent 8.
+        if (text.size() > 1 && text[0] == '0') return "\"" + text + "\" has a leading zero (write it in plain decimal)";
         return "";
       },
       "N>=" + std::to_string(min));

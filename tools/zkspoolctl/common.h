@@ -71,8 +71,9 @@ std::optional<SpoolFacts> ReadFacts(const zkspool::SpoolReader& reader, int64_t 
 // Opens `dir` as its owner (never creating it); a spool in use is reported with what to do.
 std::unique_ptr<zkspool::Spool> OpenOwner(const std::string& dir, const char* command, int& exit);
 
-// A CLI11 check that an option is a whole number of at least `min` (fits in 64 bits), with a
-// message that says so (CLI11's own number checks print the range of a double: 300 digits).
+// A CLI11 check that an option is a whole number of at least `min` (fits in 64 bits), in plain
+// decimal (no sign, no leading zero), with a message that says so (CLI11's own number checks
+// print the range of a double: 300 digits).
 CLI::Validator WholeNumber(uint64_t min);
 
 // True if `path` is `prefix` or lies under it ("/" matches everything).
