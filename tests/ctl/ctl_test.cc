@@ -253,6 +253,16 @@ TEST_F(CtlTest, RegisteredListsTheDesiredSet) {
   ASSERT_EQ(under.exit, 0);
   EXPECT_EQ(under.OutLines().size(), 4u) << under.out;
   EXPECT_NE(under.out.find("/svc/web/b  ephemeral  open"), std::string::npos) << under.out;
+  // A trailing '/' names the same subtree, the node itself included (it once started after it).
+  for (const char* prefix : {"/svc/db", "/svc/db/"}) {
+    ToolRun db = RunTool({"registered", spool_dir_, "--json", "--path", prefix});
+    ASSERT_EQ(db.exit, 0) << db.err;
+    auto db_lines = db.JsonLines();
+    ASSERT_EQ(db_lines.size(), 1u) << prefix << ": " << db.out;
+    EXPECT_EQ(db_lines[0]["path"], "/svc/db");
+  }
+  ToolRun slash = RunTool({"registered", spool_dir_, "--json", "--path", "/svc/"});
+  EXPECT_EQ(slash.JsonLines().size(), 3u) << slash.out;
 }
 
 TEST_F(CtlTest, DumpHasEveryRecordWithDataAndNeverThePassword) {

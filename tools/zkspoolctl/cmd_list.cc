@@ -84,13 +84,23 @@ int RunRegistered(const ListArgs& args) {
   const int64_t now = NowMs();
   Table table({{"PATH"}, {"MODE"}, {"ACL"}, {"DATA", true}, {"SEQ", true}, {"SINCE", true}});
   size_t shown = 0, matching = 0;
-  // Paths sort bytewise, so a subtree is contiguous: start just before the prefix.
-  std::string after = args.prefix.empty() || args.prefix == "/" ? "" : args.prefix.substr(0, args.prefix.size() - 1);
-  for (;;) {
+  // Paths sort bytewise, so those that start with the prefix are contiguous: start just before
+  // it (a trailing '/' taken off, or "/svc/" would start after "/svc"), stop once past them.
+  std::string base = args.prefix;
+  if (base.size() > 1 && base.back() == '/') base.pop_back();
+  const bool everything = base.empty() || base == "/";
+  std::string after = everything ? "" : base.substr(0, base.size() - 1);
+  bool past = false;
+  while (!past) {
     auto chunk = reader->ReadRegistered(after, kChunk);
     if (!chunk.ok()) return Fail(chunk.status());
     for (const zkspool::SpooledIntent& record : *chunk) {
-      if (!UnderPrefix(record.intent.path, args.prefix)) continue;
+      const std::string& path = record.intent.path;
+      if (!everything && path > base && path.compare(0, base.size(), base) != 0) {
+        past = true;
+        break;
+      }
+      if (!UnderPrefix(path, args.prefix)) continue;
       ++matching;
       if (args.limit != 0 && shown >= args.limit) continue;
       ++shown;
@@ -110,7 +120,7 @@ int RunRegistered(const ListArgs& args) {
       table.Add({Printable(in.path), zkspool::NodeModeName(in.mode), zkspool::AclChoiceName(in.acl),
                  FormatBytes(in.data.size()), std::to_string(record.seq), FormatAge(now - in.enqueued_at_ms)});
     }
-    if (chunk->size() < kChunk) break;
+    if (past || chunk->size() < kChunk) break;
     after = chunk->back().intent.path;
   }
   if (!args.json) {
