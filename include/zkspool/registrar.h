@@ -165,10 +165,11 @@ struct RegistrarStats {
 };
 
 // Checks a ZooKeeper connect string, "host:port[,host:port...][/chroot]" (hosts may be names or
-// addresses, IPv6 ones in brackets), as Registrar::Open does before using it. Host names are not
+// addresses, IPv6 ones without brackets, "::1:2181": the client splits at the last ':' and
+// passes brackets on to getaddrinfo), as Registrar::Open does before using it. Host names are not
 // resolved here: one that does not resolve yet (DNS not up at boot) is retried by the Registrar.
-// Returns kInvalidArgument naming the problem (an empty server, a host that is neither a host
-// name of letters, digits, '-', '.' and '_' nor an IPv6 address in brackets, a missing port, a
+// Returns kInvalidArgument naming the problem (an empty server, a host in brackets, a host that
+// is neither a name of letters, digits, '-', '.' and '_' nor an IPv6 address, a missing port, a
 // port outside 1-65535, a bad chroot), or OK. Thread-safe.
 Status ValidateConnectString(std::string_view connect);
 

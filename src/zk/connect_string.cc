@@ -11,25 +11,24 @@
 namespace zkspool {
 namespace {
 
-// A host name (letters, digits, '-', '.', '_') or an IPv6 literal in brackets (hex digits, ':',
-// '.', and a "%zone" of letters and digits). The client hands the text to getaddrinfo as it is,
-// where a typo (a space, a stray character) fails on every attempt: a session that stays in
-// connecting forever, with nothing saying why.
-bool IsHostChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_'; }
+// The client splits each server at its last ':', skips leading white space and hands the rest
+// to getaddrinfo as it is: a typo there (a space, a stray character) fails on every attempt, a
+// session that never connects with nothing saying why. So a host is a name (letters, digits,
+// '-', '.', '_') or an IPv6 address as it is ("::1", "fe80::1%eth0"), never in brackets, which
+// getaddrinfo does not take.
+bool IsNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_'; }
 
 bool IsValidHost(std::string_view host) {
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    std::string_view v6 = host.substr(1, host.size() - 2);
-    const size_t zone = v6.find('%');
-    for (size_t i = 0; i < v6.size(); ++i) {
-      const char c = v6[i];
-      const bool ok = i > zone ? std::isalnum(static_cast<unsigned char>(c)) != 0
-                               : (std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.' || i == zone);
-      if (!ok) return false;
-    }
-    return v6.find(':') != std::string_view::npos && zone != v6.size() - 1;
-  }
-  return !host.empty() && host.size() <= 253 && std::all_of(host.begin(), host.end(), IsHostChar);
+  if (host.empty() || host.size() > 253) return false;
+  if (host.find(':') == std::string_view::npos) return std::all_of(host.begin(), host.end(), IsNameChar);
+  const size_t percent = host.find('%');
+  std::string_view address = host.substr(0, percent);
+  const bool address_ok = std::all_of(address.begin(), address.end(), [](char c) {
+    return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+  });
+  if (percent == std::string_view::npos) return address_ok;
+  std::string_view zone = host.substr(percent + 1);
+  return address_ok && !zone.empty() && std::all_of(zone.begin(), zone.end(), IsNameChar);
 }
 
 }  // namespace
@@ -51,15 +50,22 @@ Status ValidateConnectString(std::string_view connect) {
     std::string_view entry = hosts.substr(start, comma - start);
     start = comma + 1;
     const std::string where = fmt::format("ZooKeeper connect string {}: server {}", quoted, index + 1);
+    while (!entry.empty() && std::isspace(static_cast<unsigned char>(entry.front()))) entry.remove_prefix(1);
     if (entry.empty()) return Status::InvalidArgument(where + " is empty (host:port expected)");
-    // "[v6 address]:port" or "host:port".
-    const size_t colon = entry.starts_with('[') ? entry.find("]:") + 1 : entry.rfind(':');
-    if (colon == std::string_view::npos || colon == 0) {
+    if (entry.starts_with('[')) {
+      return Status::InvalidArgument(fmt::format(
+          "{} ({}): write an IPv6 address without brackets (e.g. ::1:2181): the ZooKeeper client hands "
+          "them to getaddrinfo, which does not take them",
+          where, QuoteForMessage(entry)));
+    }
+    const size_t colon = entry.rfind(':');
+    if (colon == 0) return Status::InvalidArgument(fmt::format("{} ({}) has no host", where, QuoteForMessage(entry)));
+    if (colon == std::string_view::npos) {
       return Status::InvalidArgument(fmt::format("{} ({}) has no port (host:port expected)", where, QuoteForMessage(entry)));
     }
     if (std::string_view host = entry.substr(0, colon); !IsValidHost(host)) {
       return Status::InvalidArgument(fmt::format(
-          "{} ({}): the host {} is not a host name (letters, digits, '-', '.', '_') or an IPv6 address in brackets",
+          "{} ({}): the host {} is neither a host name (letters, digits, '-', '.', '_') nor an IPv6 address",
           where, QuoteForMessage(entry), QuoteForMessage(host)));
     }
     std::string_view port_text = entry.substr(colon + 1);
