@@ -82,7 +82,7 @@ void WaitUntilEmpty(const std::string& hosts, const std::string& parent) {
   for (;;) {
     String_vector children{};
     const int rc = zoo_get_children(zh, parent.c_str(), 0, &children);
-    const int left = rc == ZOK ? children.count : 0;
+    const int left = rc == ZOK ? children.count : rc == ZNONODE ? 0 : 1;  // an error is not "empty"
     if (rc == ZOK) deallocate_String_vector(&children);
     if (left == 0 || Clock::now() > deadline) break;
     std::this_thread::sleep_for(5ms);

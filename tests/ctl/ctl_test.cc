@@ -262,6 +262,7 @@ TEST_F(CtlTest, RegisteredListsTheDesiredSet) {
     EXPECT_EQ(db_lines[0]["path"], "/svc/db");
   }
   ToolRun slash = RunTool({"registered", spool_dir_, "--json", "--path", "/svc/"});
+  ASSERT_EQ(slash.exit, 0) << slash.err;
   EXPECT_EQ(slash.JsonLines().size(), 3u) << slash.out;
 }
 
