@@ -84,19 +84,17 @@ int RunRegistered(const ListArgs& args) {
   const int64_t now = NowMs();
   Table table({{"PATH"}, {"MODE"}, {"ACL"}, {"DATA", true}, {"SEQ", true}, {"SINCE", true}});
   size_t shown = 0, matching = 0;
-  // Paths sort bytewise, so those that start with the prefix are contiguous: start just before
-  // it (a trailing '/' taken off, or "/svc/" would start after "/svc"), stop once past them.
-  std::string base = args.prefix;
-  if (base.size() > 1 && base.back() == '/') base.pop_back();
-  const bool everything = base.empty() || base == "/";
-  std::string after = everything ? "" : base.substr(0, base.size() - 1);
+  // Paths sort bytewise, so those that start with the subtree's root are contiguous: start just
+  // before the root (not before "/svc/", which would start after "/svc"), stop once past them.
+  const std::string root = SubtreeRoot(args.prefix);
+  std::string after = root.empty() ? "" : root.substr(0, root.size() - 1);
   bool past = false;
   while (!past) {
     auto chunk = reader->ReadRegistered(after, kChunk);
     if (!chunk.ok()) return Fail(chunk.status());
     for (const zkspool::SpooledIntent& record : *chunk) {
       const std::string& path = record.intent.path;
-      if (!everything && path > base && path.compare(0, base.size(), base) != 0) {
+      if (!root.empty() && path > root && path.compare(0, root.size(), root) != 0) {
         past = true;
         break;
       }

@@ -114,10 +114,15 @@ CLI::Validator WholeNumber(uint64_t min) {
       "N>=" + std::to_string(min));
 }
 
+std::string SubtreeRoot(const std::string& prefix) {
+  if (prefix.empty() || prefix == "/") return "";
+  return prefix.back() == '/' ? prefix.substr(0, prefix.size() - 1) : prefix;
+}
+
 bool UnderPrefix(const std::string& path, const std::string& prefix) {
-  if (prefix.empty() || prefix == "/") return true;
-  std::string base = prefix.back() == '/' ? prefix.substr(0, prefix.size() - 1) : prefix;
-  return path == base || (path.size() > base.size() && path.compare(0, base.size(), base) == 0 && path[base.size()] == '/');
+  const std::string root = SubtreeRoot(prefix);
+  if (root.empty()) return true;
+  return path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '/');
 }
 
 Json IntentJson(const zkspool::SpooledIntent& record, int64_t now_ms, bool with_data) {

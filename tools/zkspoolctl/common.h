@@ -76,6 +76,9 @@ std::unique_ptr<zkspool::Spool> OpenOwner(const std::string& dir, const char* co
 // print the range of a double: 300 digits).
 CLI::Validator WholeNumber(uint64_t min);
 
+// The node a --path prefix names, without a trailing '/' ("/svc/" names "/svc"); "" when it
+// names everything ("" or "/").
+std::string SubtreeRoot(const std::string& prefix);
 // True if `path` is `prefix` or lies under it ("/" matches everything).
 bool UnderPrefix(const std::string& path, const std::string& prefix);
 
