@@ -6,10 +6,11 @@
 // Each case spools the stuck work while no registrar runs (buffered appends: the test is about
 // the reconciler, not fsync), opens a registrar, waits until it has loaded that work and found
 // it stuck, then registers 1,000 other paths and measures until all are applied; the same
-// without the stuck work is the baseline. Best of five runs each, interleaved, so that a busy
-// machine slows both alike.
+// without the stuck work is the baseline. Nine pairs of runs, each pair back to back so that a
+// busy moment of the machine slows both alike; the median of the pairs' ratios is compared.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <thread>
 
@@ -75,38 +76,48 @@ class IsolationTest : public testing::RegistrarFixture {
     const auto start = Clock::now();
     for (int i = 0; i < kOthers; ++i) others.push_back(Must(out->Register(prefix + "/n" + std::to_string(i), "d")));
     for (uint64_t t : others) {
-      if (Wait(*out, t) != Outcome::kApplied) return Clock::duration::max();
+      if (Wait(*out, t) != Outcome::kApplied) {
+        ADD_FAILURE() << prefix << ": intent " << t << " was not applied";
+        return Clock::duration::max();
+      }
     }
     return Clock::now() - start;
   }
 
-  void ExpectNoSlowerThanWithoutIt(Clock::duration stuck, Clock::duration base) {
-    const double ratio = std::chrono::duration<double>(stuck) / std::chrono::duration<double>(base);
-    std::printf("[ measured ] %d others: %.3f s without a stuck path, %.3f s with one (%.2fx)\n", kOthers,
-                std::chrono::duration<double>(base).count(), std::chrono::duration<double>(stuck).count(), ratio);
-    EXPECT_LE(ratio, 1.5) << "the stuck path slowed the others down";
-  }
-
-  // Best of nine, interleaved: {without, with}. `registrar` is the last run with the stuck
-  // work, left open. Each run takes 30-50 ms on a 2-core machine, where one late thread wake-up
-  // is a tenth of that: best of five let one such outlier through (1.61x once in a full run,
-  // 0.87-1.13x alone).
-  std::pair<Clock::duration, Clock::duration> Compare(const std::function<Intent(int)>& make_stuck,
-                                                      const std::function<bool(const RegistrarStats&)>& is_stuck,
-                                                      std::unique_ptr<Registrar>& registrar,
-                                                      std::vector<uint64_t>* stuck_seqs = nullptr) {
-    Clock::duration base = Clock::duration::max(), with_stuck = Clock::duration::max();
+  // Nine pairs, interleaved: {without, with}; returns each pair's ratio with/without and leaves
+  // the last registrar with the stuck work open in `registrar`. One run takes 30-50 ms on a
+  // 2-core machine, where one late thread wake-up is a tenth of that, so a single run says
+  // little. Best of nine each was let down by one lucky baseline (0.020 s: 1.61x once in a full
+  // run, 0.92-1.09x alone); the median of the pairs' ratios ignores any one outlier on either
+  // side, and a real hold-up (every pair slower) still moves it.
+  std::vector<double> Compare(const std::function<Intent(int)>& make_stuck,
+                              const std::function<bool(const RegistrarStats&)>& is_stuck,
+                              std::unique_ptr<Registrar>& registrar, std::vector<uint64_t>* stuck_seqs = nullptr) {
+    std::vector<double> ratios;
     for (int run = 0; run < 9; ++run) {
       std::unique_ptr<Registrar> plain;
       const std::string n = std::to_string(run);
-      base = std::min(base, TimeOthers("base" + n, 0, nullptr, nullptr, "/base" + n, plain));
+      const Clock::duration base = TimeOthers("base" + n, 0, nullptr, nullptr, "/base" + n, plain);
       plain->Close().ok();
       if (registrar) registrar->Close().ok();
       if (stuck_seqs) stuck_seqs->clear();
-      with_stuck = std::min(
-          with_stuck, TimeOthers("stuck" + n, kStuckUpdates, make_stuck, is_stuck, "/others" + n, registrar, stuck_seqs));
+      const Clock::duration with_stuck =
+          TimeOthers("stuck" + n, kStuckUpdates, make_stuck, is_stuck, "/others" + n, registrar, stuck_seqs);
+      const double ratio = std::chrono::duration<double>(with_stuck) / std::chrono::duration<double>(base);
+      std::printf("[ measured ] %d others: %.3f s without a stuck path, %.3f s with one (%.2fx)\n", kOthers,
+                  std::chrono::duration<double>(base).count(), std::chrono::duration<double>(with_stuck).count(),
+                  ratio);
+      ratios.push_back(ratio);
     }
-    return {base, with_stuck};
+    return ratios;
+  }
+
+  void ExpectNoSlowerThanWithoutIt(std::vector<double> ratios) {
+    ASSERT_FALSE(ratios.empty());
+    std::sort(ratios.begin(), ratios.end());
+    const double median = ratios[ratios.size() / 2];
+    std::printf("[ measured ] median ratio %.2fx over %zu pairs\n", median, ratios.size());
+    EXPECT_LE(median, 1.5) << "the stuck path slowed the others down";
   }
 };
 
@@ -116,10 +127,10 @@ TEST_F(IsolationTest, AForeignHeldPathWithTenThousandUpdatesDoesNotHoldUpTheRest
   ASSERT_EQ(foreign.Create("/held/x", "theirs", ZOO_EPHEMERAL), ZOK);
   std::unique_ptr<Registrar> registrar;
   std::vector<uint64_t> heartbeats;
-  auto [base, with_stuck] = Compare([](int i) { return PutIntent("/held/x", "beat-" + std::to_string(i)); },
+  auto ratios = Compare([](int i) { return PutIntent("/held/x", "beat-" + std::to_string(i)); },
                                     [](const RegistrarStats& s) { return s.paths_conflicting == 1; }, registrar,
                                     &heartbeats);
-  ExpectNoSlowerThanWithoutIt(with_stuck, base);
+  ExpectNoSlowerThanWithoutIt(ratios);
 
   // Leaving is never stuck behind the registration that cannot be made: another session's node
   // is not ours to delete, so the Deregister is done at once and the node left alone.
@@ -138,10 +149,10 @@ TEST_F(IsolationTest, AnAclDeniedSubtreeDoesNotHoldUpTheRest) {
   ASSERT_EQ(zoo_create(owner.handle(), "/locked", "", 0, &ZOO_CREATOR_ALL_ACL, 0, nullptr, 0), ZOK);
   std::unique_ptr<Registrar> registrar;
   constexpr int kLockedPaths = 100;  // 100 updates each
-  auto [base, with_stuck] = Compare(
+  auto ratios = Compare(
       [](int i) { return PutIntent("/locked/p" + std::to_string(i % kLockedPaths), "v" + std::to_string(i)); },
       [](const RegistrarStats& s) { return s.paths_conflicting == kLockedPaths; }, registrar);
-  ExpectNoSlowerThanWithoutIt(with_stuck, base);
+  ExpectNoSlowerThanWithoutIt(ratios);
   EXPECT_NE(registrar->Stats().last_error.find("not authorized"), std::string::npos) << registrar->Stats().last_error;
 
   uint64_t leave = Must(registrar->Deregister("/locked/p7"));  // nothing of ours is there
@@ -156,14 +167,14 @@ TEST_F(IsolationTest, APathUnderAParentHeldByAnotherSessionDoesNotHoldUpTheRest)
   // container conflicts, and its children wait for it (never made as empty parents).
   std::unique_ptr<Registrar> registrar;
   constexpr int kChildren = 100;
-  auto [base, with_stuck] = Compare(
+  auto ratios = Compare(
       [](int i) {
         return i == 0 ? PutIntent("/svc/group", "ours", NodeMode::kContainer)
                       : PutIntent("/svc/group/c" + std::to_string(i % kChildren), "v" + std::to_string(i));
       },
       [](const RegistrarStats& s) { return s.paths_conflicting == 1 && s.paths_waiting_parent == kChildren; },
       registrar);
-  ExpectNoSlowerThanWithoutIt(with_stuck, base);
+  ExpectNoSlowerThanWithoutIt(ratios);
   RegistrarStats stats = registrar->Stats();
   ASSERT_FALSE(stats.blocked_paths.empty());
   bool explained = false;
