@@ -255,13 +255,13 @@ double ReconcilerDrain(const std::string& dir, const std::string& hosts, int cou
     }
   };
   auto registrar = zkspool::Registrar::Open(options);
-  const double cpu0 = zkspool::bench::ThreadCpuNs("zkspool-recon") / 1e9;
+  const double cpu0 = zkspool::bench::ReconcilerCpuNs() / 1e9;
   auto outcome = (*registrar)->WaitApplied(static_cast<uint64_t>(count), 300s);
   double seconds = Seconds(Clock::now() - Clock::time_point(Clock::duration(connected_at.load())));
   if (!outcome.ok()) std::printf("reconciler: %s\n", outcome.status().ToString().c_str());
   if (std::getenv("ZKSPOOL_BENCH_CPU")) {
-    std::printf("  reconciler thread: %.3f s of CPU in a %.3f s drain\n", zkspool::bench::ThreadCpuNs("zkspool-recon") / 1e9 - cpu0,
-                seconds);
+    std::printf("  reconciler threads: %.3f s of CPU in a %.3f s drain\n",
+                zkspool::bench::ReconcilerCpuNs() / 1e9 - cpu0, seconds);
   }
   if (reassert_seconds != nullptr) {
     auto [id, password] = zkspool::testing::ReadSavedSession(dir);

@@ -1,8 +1,9 @@
 // Scenario runner: what a backlog costs while nothing can be applied. For spools holding 0,
 // 100,000 and 1,000,000 pending intents (figures in docs/performance.md):
 //   open   Spool::Open's wall time and the process's RSS after it, in a fresh child process
-//   idle   the reconciler thread's CPU over --seconds with ZooKeeper unreachable (a port nobody
-//          listens on), read from /proc/self/task/<tid>/stat of the thread named zkspool-recon
+//   idle   the reconciler's CPU over --seconds with ZooKeeper unreachable (a port nobody
+//          listens on), read from /proc/self/task/<tid>/schedstat of its threads (zkspool-recon
+//          and zkspool-record)
 // Every figure is compared with the one at 0 pending, measured in the same run.
 // Usage: idle_bench [--pending N[,N...]] [--seconds S] [--ttl-every K]
 //   --ttl-every K  every K-th intent gets a TTL of an hour (default 10): the expiry index is
@@ -125,10 +126,10 @@ double MeasureIdle(const std::string& dir, const std::string& unreachable, int s
     std::exit(1);
   }
   std::this_thread::sleep_for(2s);  // past start-up
-  const long long cpu0 = zkspool::bench::ThreadCpuNs("zkspool-recon");
+  const long long cpu0 = zkspool::bench::ReconcilerCpuNs();
   const auto t0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
-  const long long cpu1 = zkspool::bench::ThreadCpuNs("zkspool-recon");
+  const long long cpu1 = zkspool::bench::ReconcilerCpuNs();
   const double wall = Seconds(Clock::now() - t0);
   (void)(*registrar)->Close();
   return (cpu1 - cpu0) / 1e9 / wall;

@@ -1,7 +1,8 @@
-// CPU time of one of this process's threads, for the scenario runners that report what the
-// reconciler thread ("zkspool-recon") costs.
+// CPU time of this process's threads, for the scenario runners that report what the reconciler
+// costs: its thread ("zkspool-recon") and the one that records outcomes ("zkspool-record").
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -22,6 +23,11 @@ inline long long ThreadCpuNs(const std::string& name) {
     return on_cpu_ns;
   }
   return -1;
+}
+
+// The reconciler's two threads together (one Registrar in the process).
+inline long long ReconcilerCpuNs() {
+  return ThreadCpuNs("zkspool-recon") + std::max(ThreadCpuNs("zkspool-record"), 0LL);
 }
 
 }  // namespace zkspool::bench

@@ -77,66 +77,54 @@ void Reconciler::CountApplyLatency(const std::vector<uint64_t>& seqs, const Spoo
   stats_.apply_latency.sum_ms += latency;
 }
 
-// One spool write for everything applied since the last one (and one per failure reason), then
-// waiters and events. When the spool refuses, nothing is sent until it takes them (IssueReady),
-// so what waits here stays bounded by the window.
+// One spool write for everything applied since the last one (and one per failure reason),
+// written by the recorder while this thread goes on; then waiters and events. When the spool
+// refuses, nothing is sent until it takes them (IssueReady), so what waits here stays bounded
+// by the paths loaded.
 void Reconciler::RecordOutcomes() {
-  if (records_.empty() || (records_failing_ > 0 && Clock::now() < retry_records_at_)) return;
+  if (std::optional<OutcomeRecorder::Batch> written = recorder_->TakeDone()) FinishRecording(std::move(*written));
+  if (recorder_->Busy() || records_.empty() || (records_failing_ > 0 && Clock::now() < retry_records_at_)) return;
+  StartRecording();
+}
+
+void Reconciler::RecordOutcomesNow() {
+  recorder_->WaitIdle();
+  RecordOutcomes();
+  recorder_->WaitIdle();
+  if (std::optional<OutcomeRecorder::Batch> written = recorder_->TakeDone()) FinishRecording(std::move(*written));
+}
+
+void Reconciler::StartRecording() {
+  OutcomeRecorder::Batch batch;
   std::vector<uint64_t> all_seqs;
-  std::vector<AppliedPath> applied;
-  std::vector<size_t> applied_index;
-  for (size_t i = 0; i < records_.size(); ++i) {
-    all_seqs.insert(all_seqs.end(), records_[i].seqs.begin(), records_[i].seqs.end());
-    if (records_[i].outcome != Outcome::kApplied) continue;
-    applied.push_back({records_[i].work->path(), std::move(records_[i].seqs), std::move(records_[i].node)});
-    applied_index.push_back(i);
+  for (Record& r : records_) {
+    all_seqs.insert(all_seqs.end(), r.seqs.begin(), r.seqs.end());
+    if (r.outcome == Outcome::kApplied) {
+      batch.applied.push_back({r.work->path(), r.seqs, std::move(r.node)});  // given back if not written
+    } else {
+      batch.failed.push_back({r.seqs, r.reason});
+    }
   }
   board_.Recording(all_seqs);  // before the spool write: a waiter never finds them in neither
-  std::vector<bool> done(records_.size(), false);
-  Status failure = Status::Ok();
-  if (!applied.empty()) {
-    Status s = spool_->MarkApplied(applied);
-    if (s.code() == StatusCode::kNotFound) {
-      // Only this thread removes intents, so this is a bug or an outside hand; one record must
-      // not hold up the rest forever: each is recorded alone, and one whose intents are gone is
-      // told as it is.
-      log_->error("recording applied intents: {}; recording them one path at a time", s.ToString());
-      s = Status::Ok();
-      for (size_t k = 0; k < applied.size() && s.ok(); ++k) {
-        Status one = spool_->MarkApplied(std::span(&applied[k], 1));
-        if (one.ok() || one.code() == StatusCode::kNotFound) {
-          done[applied_index[k]] = true;
-        } else {
-          s = one;
-        }
-      }
-      if (!s.ok()) failure = s;
-    } else if (s.ok()) {
-      for (size_t i : applied_index) done[i] = true;
-    } else {
-      failure = s;
-    }
-    for (size_t k = 0; k < applied.size(); ++k) {  // lent to the spool write; those not done stay to be recorded
-      Record& r = records_[applied_index[k]];
-      r.seqs = std::move(applied[k].seqs);
-      if (!done[applied_index[k]]) r.node = std::move(applied[k].node);
-    }
-  }
-  for (size_t i = 0; i < records_.size() && failure.ok(); ++i) {
-    if (records_[i].outcome != Outcome::kFailed) continue;
-    if (Status s = spool_->MarkFailed(records_[i].seqs, records_[i].reason);
-        s.ok() || s.code() == StatusCode::kNotFound) {
-      done[i] = true;
-    } else {
-      failure = s;
-    }
-  }
+  recording_ = std::move(records_);
+  records_.clear();
+  recorder_->Submit(std::move(batch));
+}
+
+void Reconciler::FinishRecording(OutcomeRecorder::Batch batch) {
   std::vector<Record> left;
   std::vector<std::pair<uint64_t, Outcome>> outcomes;
-  outcomes.reserve(all_seqs.size());
-  for (size_t i = 0; i < records_.size(); ++i) {
-    Record& r = records_[i];
-    if (!done[i]) {
+  size_t applied = 0, failed = 0;
+  for (Record& r : recording_) {
+    bool done;
+    if (r.outcome == Outcome::kApplied) {
+      done = batch.applied_done[applied];
+      if (!done) r.node = std::move(batch.applied[applied].node);
+      ++applied;
+    } else {
+      done = batch.failed_done[failed++];
+    }
+    if (!done) {
       left.push_back(std::move(r));
       continue;
     }
@@ -157,20 +145,23 @@ void Reconciler::RecordOutcomes() {
     AfterResolution(*r.work);
   }
   board_.Publish(outcomes);
+  recording_.clear();
+  // What was not written goes first next time, before what resolved meanwhile.
+  left.insert(left.end(), std::make_move_iterator(records_.begin()), std::make_move_iterator(records_.end()));
   records_ = std::move(left);
-  if (failure.ok()) {
+  if (batch.failure.ok()) {
     if (records_failing_ > 0) log_->info("the spool records outcomes again");
     records_failing_ = 0;
     return;
   }
   if (records_failing_ == 0 || records_failing_ % 50 == 0) {
     log_->error("cannot record {} outcomes in the spool (retrying; nothing is sent meanwhile): {}", records_.size(),
-                failure.ToString());
+                batch.failure.ToString());
   }
   ++records_failing_;
   retry_records_at_ = Clock::now() + std::min<Clock::duration>(milliseconds(100) * records_failing_, std::chrono::seconds(5));
   std::lock_guard lock(mu_);
-  stats_.last_error = failure.ToString();
+  stats_.last_error = batch.failure.ToString();
 }
 
 // A path whose outcome is settled goes on with the intents that arrived meanwhile, or is done.

@@ -53,6 +53,7 @@ Status Reconciler::Start() {
 
   RouteClientLogTo(log_);
   mailbox_ = std::make_unique<CompletionMailbox>(this);
+  recorder_ = std::make_unique<OutcomeRecorder>(spool_, log_, [this] { Notify(); });
   session_ = std::make_unique<ZkSession>(options_.hosts, static_cast<int>(options_.session_timeout.count()),
                                          options_.digest_auth, [this] { Notify(); });
   if (Status s = session_->Start(*saved); !s.ok()) return s;
@@ -83,6 +84,7 @@ void Reconciler::Stop(Registrar::CloseMode mode) {
     wake_cv_.notify_one();
   }
   if (thread_.joinable()) thread_.join();
+  recorder_.reset();  // the loop's last pass waited for its writes
   scan_ = {};  // its snapshot goes before the spool
   board_.Close();
   chroot_maker_.reset();
@@ -169,7 +171,7 @@ void Reconciler::Run() {
     PublishStats();
     HandBackMemory();
   }
-  RecordOutcomes();
+  RecordOutcomesNow();
   DeliverEvents();
   PublishStats();
 }
@@ -198,7 +200,8 @@ Reconciler::Clock::time_point Reconciler::NextDeadline(Clock::time_point now) co
       if (cut_at > now) deadline = std::min(deadline, cut_at);
     }
   }
-  if (!records_.empty()) deadline = std::min(deadline, std::max(retry_records_at_, now));
+  // A batch being written wakes us when it is (the recorder notifies).
+  if (!records_.empty() && !recorder_->Busy()) deadline = std::min(deadline, std::max(retry_records_at_, now));
   if (session_dead_) deadline = std::min(deadline, retry_session_at_);
   if (chroot_maker_) deadline = std::min(deadline, now + kStopPoll);
   return deadline;

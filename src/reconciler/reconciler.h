@@ -11,7 +11,8 @@
 //   pipeline.cc        what is sent: loading intents, streaming the registered set, the window,
 //                      multis, parents made ahead
 //   completions.cc     what comes back: each answer moves its path to its next state
-//   outcomes.cc        recording outcomes in the spool, waking waiters, expiring intents
+//   outcomes.cc        recording outcomes in the spool (written by an OutcomeRecorder on its own
+//                      thread), waking waiters, expiring intents
 //
 // Bounds (none grows with the backlog or the registered set): paths loaded and active at most
 // max(4 x max_in_flight, 1000); paths tracked at most kMaxTrackedPaths and kMaxTrackedBytes;
@@ -36,6 +37,7 @@
 #include "reconciler/ancestors.h"
 #include "reconciler/apply_task.h"
 #include "reconciler/outcome_board.h"
+#include "reconciler/outcome_recorder.h"
 #include "reconciler/pacer.h"
 #include "reconciler/path_table.h"
 #include "reconciler/ready_list.h"
@@ -174,7 +176,14 @@ class Reconciler : public CompletionSink {
 
   // outcomes.cc
   void Resolve(PathWork& work, Outcome outcome, std::string reason);
+  // Takes back the batch the recorder wrote (waiters, events, what comes next for its paths)
+  // and hands it what resolved since. Never waits for the disk.
   void RecordOutcomes();
+  // The same, and waits until everything resolved so far is written (or the spool refused it):
+  // before a new session's scan, and at close.
+  void RecordOutcomesNow();
+  void StartRecording();
+  void FinishRecording(OutcomeRecorder::Batch batch);
   void AfterResolution(PathWork& work);
   void RunExpire();
   void ExpireNow(const std::vector<uint64_t>& seqs);
@@ -236,7 +245,9 @@ class Reconciler : public CompletionSink {
   std::deque<std::string> to_watch_;               // applied puts without a watch yet
   std::unordered_set<std::string> watched_;        // paths with a watch of ours (at most max_watches)
   std::unique_ptr<ChrootMaker> chroot_maker_;
-  std::vector<Record> records_;            // outcomes not yet in the spool
+  std::vector<Record> records_;            // outcomes not yet handed to the recorder
+  std::vector<Record> recording_;          // the batch the recorder has, in its order
+  std::unique_ptr<OutcomeRecorder> recorder_;
   size_t records_failing_ = 0;             // consecutive failed attempts to record them
   Clock::time_point retry_records_at_{};
   Clock::time_point next_expire_check_{};

@@ -157,7 +157,7 @@ void Reconciler::ReplaceExpiredSession() {
   // before the new session exists: a create it confirmed is recorded now, so the new session's
   // re-creation includes it rather than racing it.
   CloseHandle();
-  RecordOutcomes();
+  RecordOutcomesNow();
   scan_ = {};  // the new session starts its own
   if (Status s = session_->Start(std::nullopt); !s.ok()) {
     log_->error("{}", s.ToString());
