@@ -274,10 +274,14 @@ void Reconciler::EmitCut(size_t before, std::string_view why) {
 
 void Reconciler::IssueReady() {
   read_more_ = false;
+  // Loading needs no connection: during an outage the backlog is loaded (within the bounds of
+  // MayLoadMore) as it is spooled, so when ZooKeeper is back the first multis leave at once
+  // instead of after the loading and the first touch of the memory it takes (about 2.4 us per
+  // path on a cold heap, against 0.1 us warm).
+  LoadPending();
   if (!connected_ || !session_saved_ || records_failing_ > 0) return;
   const auto now = Clock::now();
   WakeDelayed(now);
-  LoadPending();
   PullRegistered();
   if (now < hold_until_) {
     NoteThrottled(!ready_.empty(), now);

@@ -185,8 +185,8 @@ Reconciler::Clock::time_point Reconciler::NextDeadline(Clock::time_point now) co
     const auto due = now + milliseconds(std::clamp<int64_t>(*expiry - NowMs(), 0, kIdleWake.count()));
     deadline = std::min(deadline, std::max(due, next_expire_check_));
   }
+  if (read_more_) return now;  // bounded by what may be loaded (MayLoadMore), connected or not
   if (connected_) {
-    if (read_more_) return now;
     deadline = std::min(deadline, std::max(next_anti_entropy_, now));
     if (!delayed_.empty()) deadline = std::min(deadline, delayed_.begin()->first);
     if (!session_saved_) deadline = std::min(deadline, retry_save_at_);

@@ -219,5 +219,30 @@ TEST_F(DrainTest, EveryWindowSizeDrainsToTheExactState) {
   }
 }
 
+// While ZooKeeper is away the backlog is loaded, up to the bound on active paths and no
+// further, so that the first multis leave as soon as it is back; then all of it is applied.
+TEST_F(DrainTest, TheBacklogIsLoadedWithinItsBoundWhileZooKeeperIsAway) {
+  constexpr int kBacklog = 3000;
+  constexpr uint64_t kActiveLimit = 1000;  // max(4 x max_in_flight, 1000)
+  std::vector<Intent> puts;
+  for (int i = 0; i < kBacklog; ++i) puts.push_back(Put("/away/n" + std::to_string(i), "r"));
+  const std::vector<uint64_t> spooled = Spool("spool", puts);
+  zk_->Kill(0);
+  RegistrarOptions options = Options("spool");
+  options.max_in_flight = 100;
+  auto registrar = Open(options);
+  ASSERT_TRUE(Eventually([&] { return registrar->Stats().paths_tracked >= kActiveLimit; }, 10s))
+      << "loaded " << registrar->Stats().paths_tracked << " while disconnected";
+  const RegistrarStats away = registrar->Stats();
+  EXPECT_NE(away.session_state, SessionState::kConnected);
+  EXPECT_EQ(away.paths_tracked, kActiveLimit) << "loaded past the bound";
+  EXPECT_EQ(away.spool.pending_count, static_cast<uint64_t>(kBacklog));
+
+  zk_->Restart(0);
+  ASSERT_NO_FATAL_FAILURE(WaitAll(*registrar, spooled));
+  ZkProbe probe(zk_->ConnectString());
+  EXPECT_EQ(probe.Children("/away").size(), static_cast<size_t>(kBacklog));
+}
+
 }  // namespace
 }  // namespace zkspool
