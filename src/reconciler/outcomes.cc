@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <utility>
 
 #include "reconciler/reconciler.h"
 
@@ -167,8 +168,14 @@ void Reconciler::FinishRecording(OutcomeRecorder::Batch batch) {
 // A path whose outcome is settled goes on with the intents that arrived meanwhile, or is done.
 void Reconciler::AfterResolution(PathWork& work) {
   work.task.reset();
+  const bool changed_outside = std::exchange(work.changed_outside, false);
   if (work.seqs.empty()) {
+    const std::string path = changed_outside ? work.path() : std::string();
     paths_.Erase(work);
+    if (changed_outside && connected_) {
+      Result<SpooledIntent> registered = spool_->GetRegistered(path);
+      if (registered.ok()) Reassert(*registered, /*verify_first=*/true);
+    }
     return;
   }
   if (work.target.seq != work.seqs.back()) {  // the newest intent expired meanwhile

@@ -79,6 +79,7 @@ class PathWork {
   bool wrote = false;                     // the task sent a write (a re-assert that fixed something)
   bool alone = false;                     // its create failed a multi: send it on its own
   bool in_multi = false;                  // placed in the multi being built
+  bool changed_outside = false;           // a watch saw the node change while its outcome was recorded
   ReadyLink ready_link{this};             // in the reconciler's ready list when linked
   int attempts = 0;                       // backoffs waited out in a row: the next one's exponent
   int parent_tries = 0;                   // parents made for it in a row without the create passing

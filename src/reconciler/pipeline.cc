@@ -417,7 +417,7 @@ void Reconciler::WatchApplied() {
     if (TakeWatch(to_watch_.front())) WatchNode(session_->handle(), to_watch_.front());
     to_watch_.pop_front();
   }
-  if (!to_watch_.empty()) Notify();  // more next round
+  if (!to_watch_.empty()) Wake();  // more next round
 }
 
 // The ZooKeeper client keeps one entry per watched path (and ignores a second watch on it), so

@@ -53,9 +53,9 @@ Status Reconciler::Start() {
 
   RouteClientLogTo(log_);
   mailbox_ = std::make_unique<CompletionMailbox>(this);
-  recorder_ = std::make_unique<OutcomeRecorder>(spool_, log_, [this] { Notify(); });
+  recorder_ = std::make_unique<OutcomeRecorder>(spool_, log_, [this] { Wake(); });
   session_ = std::make_unique<ZkSession>(options_.hosts, static_cast<int>(options_.session_timeout.count()),
-                                         options_.digest_auth, [this] { Notify(); });
+                                         options_.digest_auth, [this] { Wake(); });
   if (Status s = session_->Start(*saved); !s.ok()) return s;
   if (*saved) log_->info("resuming ZooKeeper session {}", FormatSessionId((*saved)->id));
   thread_ = std::thread([this] { Run(); });
@@ -64,6 +64,10 @@ Status Reconciler::Start() {
 
 void Reconciler::Notify() {
   ++notifies_;
+  Wake();
+}
+
+void Reconciler::Wake() {
   std::lock_guard lock(mu_);
   woken_ = true;
   wake_cv_.notify_one();

@@ -69,6 +69,8 @@ class Reconciler : public CompletionSink {
   Status Start();
   // Something was appended: look at the spool again.
   void Notify();
+  // Something else wants the loop (an event, a written batch): the spool has nothing new.
+  void Wake();
   Result<Outcome> WaitApplied(uint64_t ticket, std::chrono::milliseconds timeout);
   RegistrarStats Stats() const;
   // Stops issuing, waits for in-flight calls (at most the session timeout), stops the thread,

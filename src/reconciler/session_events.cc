@@ -21,7 +21,12 @@ void Reconciler::HandleEvents(const std::vector<ZkEvent>& events) {
       // A node of ours deleted or changed from outside: check it again, unless work for the
       // path is under way (its outcome settles the node).
       if (!connected_ || (e.type != ZOO_DELETED_EVENT && e.type != ZOO_CHANGED_EVENT)) continue;
-      if (paths_.Find(e.path) != nullptr) continue;
+      if (PathWork* work = paths_.Find(e.path)) {
+        // An outcome being recorded was reached before this change: the node is read again
+        // once it is (AfterResolution). Any other state's own call still settles the node.
+        if (work->state() == PathState::kRecording) work->changed_outside = true;
+        continue;
+      }
       Result<SpooledIntent> registered = spool_->GetRegistered(e.path);
       if (registered.ok()) Reassert(*registered, /*verify_first=*/true);
       continue;
@@ -40,6 +45,7 @@ void Reconciler::HandleEvents(const std::vector<ZkEvent>& events) {
       }
       SetSessionState(SessionState::kAuthFailed);
       CloseHandle();
+      RecordOutcomesNow();  // as after an expiry: the next session's scan must see them
       session_dead_ = true;
       retry_session_at_ = Clock::now() + kAuthFailedRetry;
     } else if (connected_) {  // CONNECTING / ASSOCIATING: the connection is gone, maybe not the session
