@@ -161,6 +161,18 @@ TEST_F(HostileCtlTest, NumbersWithALeadingZeroAreRefusedNotReadAsOctal) {
   }
 }
 
+// CLI11 clamps a value past what the option's type holds: --ttl-ms 9223372036854775808 was sent
+// to the agent as INT64_MAX, an intent that never expires.
+TEST_F(HostileCtlTest, ANumberPastWhatItsOptionHoldsIsRefusedNotClamped) {
+  for (const char* option : {"--ttl-ms", "--node-ttl-ms"}) {
+    ToolRun run = RunTool({"agent", "--http", "127.0.0.1:1", "register", "/a", option, "9223372036854775808"});
+    EXPECT_EQ(run.exit, 2) << option << ": " << run.err;
+    EXPECT_NE(run.err.find("\"9223372036854775808\" is not a whole number from 0 to 9223372036854775807"),
+              std::string::npos)
+        << run.err;
+  }
+}
+
 TEST_F(HostileCtlTest, Defect10_AnUnknownCommandIsNamed) {
   ToolRun run = RunTool({"frobnicate", spool_});
   EXPECT_EQ(run.exit, 2) << run.err;

@@ -86,9 +86,11 @@ void AddAgent(CLI::App& app, Command& run) {
     if (!deregister) {
       sub->add_option("--data", args->data, "node data");
       sub->add_option("--mode", args->mode, "ephemeral (default), persistent, container, persistent-ttl");
-      sub->add_option("--node-ttl-ms", args->node_ttl_ms, "server-side TTL of a persistent-ttl node")->check(WholeNumber(0));
+      sub->add_option("--node-ttl-ms", args->node_ttl_ms, "server-side TTL of a persistent-ttl node")
+          ->check(WholeNumber(0, INT64_MAX));
     }
-    sub->add_option("--ttl-ms", args->ttl_ms, "how long the intent may wait in the spool")->check(WholeNumber(0));
+    sub->add_option("--ttl-ms", args->ttl_ms, "how long the intent may wait in the spool")
+        ->check(WholeNumber(0, INT64_MAX));
     sub->callback([args, deregister, &run] {
       run = [args, deregister] {
         return Call(*args, "POST", deregister ? "/v1/deregister" : "/v1/register", RegistrationBody(*args, deregister));

@@ -98,20 +98,22 @@ std::unique_ptr<zkspool::Spool> OpenOwner(const std::string& dir, const char* co
   return std::move(spool).value();
 }
 
-CLI::Validator WholeNumber(uint64_t min) {
+CLI::Validator WholeNumber(uint64_t min, uint64_t max) {
   return CLI::Validator(
-      [min](std::string& text) -> std::string {
+      [min, max](std::string& text) -> std::string {
         uint64_t value = 0;
         auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-        if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < min) {
-          return "\"" + text + "\" is not a whole number of at least " + std::to_string(min);
+        if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+          const std::string range = max == UINT64_MAX ? "of at least " + std::to_string(min)
+                                                      : "from " + std::to_string(min) + " to " + std::to_string(max);
+          return "\"" + text + "\" is not a whole number " + range;
         }
         // CLI11 then converts the text itself with strtoull in base 0, which reads "010" as 8:
         // `purge --seq 010` would remove intent 8.
         if (text.size() > 1 && text[0] == '0') return "\"" + text + "\" has a leading zero (write it in plain decimal)";
         return "";
       },
-      "N>=" + std::to_string(min));
+      max == UINT64_MAX ? "N>=" + std::to_string(min) : "N in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
 }
 
 std::string SubtreeRoot(const std::string& prefix) {

@@ -71,10 +71,10 @@ std::optional<SpoolFacts> ReadFacts(const zkspool::SpoolReader& reader, int64_t 
 // Opens `dir` as its owner (never creating it); a spool in use is reported with what to do.
 std::unique_ptr<zkspool::Spool> OpenOwner(const std::string& dir, const char* command, int& exit);
 
-// A CLI11 check that an option is a whole number of at least `min` (fits in 64 bits), in plain
-// decimal (no sign, no leading zero), with a message that says so (CLI11's own number checks
-// print the range of a double: 300 digits).
-CLI::Validator WholeNumber(uint64_t min);
+// A CLI11 check that an option is a whole number from `min` to `max`, in plain decimal (no sign,
+// no leading zero), with a message that says so (CLI11's own number checks print the range of a
+// double: 300 digits). `max` must be what the option's type holds: CLI11 clamps larger values.
+CLI::Validator WholeNumber(uint64_t min, uint64_t max = UINT64_MAX);
 
 // The node a --path prefix names, without a trailing '/' ("/svc/" names "/svc"); "" when it
 // names everything ("" or "/").
