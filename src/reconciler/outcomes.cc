@@ -172,10 +172,7 @@ void Reconciler::AfterResolution(PathWork& work) {
   if (work.seqs.empty()) {
     const std::string path = changed_outside ? work.path() : std::string();
     paths_.Erase(work);
-    if (changed_outside && connected_) {
-      Result<SpooledIntent> registered = spool_->GetRegistered(path);
-      if (registered.ok()) Reassert(*registered, /*verify_first=*/true);
-    }
+    if (changed_outside && connected_) ReassertRegistered(path);
     return;
   }
   if (work.target.seq != work.seqs.back()) {  // the newest intent expired meanwhile

@@ -158,6 +158,11 @@ void Reconciler::Reassert(const SpooledIntent& node, bool verify_first) {
   MakeReady(work);
 }
 
+void Reconciler::ReassertRegistered(const std::string& path) {
+  Result<SpooledIntent> registered = spool_->GetRegistered(path);
+  if (registered.ok()) Reassert(*registered, /*verify_first=*/true);
+}
+
 void Reconciler::MakeReady(PathWork& work, bool front) {
   if (front) {
     ready_.PushFront(work.ready_link);

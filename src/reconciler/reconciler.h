@@ -139,6 +139,9 @@ class Reconciler : public CompletionSink {
   void StartScan(bool create_first);
   void PullRegistered();
   void Reassert(const SpooledIntent& node, bool verify_first);
+  // A node of ours that may have changed from outside: read first, then made what the
+  // registered set holds for `path` (nothing when it holds no node there).
+  void ReassertRegistered(const std::string& path);
   void IssueReady();
   void WakeDelayed(Clock::time_point now);
   bool Prepare(PathWork& work);

@@ -27,8 +27,7 @@ void Reconciler::HandleEvents(const std::vector<ZkEvent>& events) {
         if (work->state() == PathState::kRecording) work->changed_outside = true;
         continue;
       }
-      Result<SpooledIntent> registered = spool_->GetRegistered(e.path);
-      if (registered.ok()) Reassert(*registered, /*verify_first=*/true);
+      ReassertRegistered(e.path);
       continue;
     }
     if (e.state == ZOO_CONNECTED_STATE) {
