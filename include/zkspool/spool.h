@@ -323,8 +323,12 @@ class Spool {
   // (which it answers with "session expired"). Durable (fsync'd). Errors: kIOError.
   Status ForgetSession();
 
-  // Counts and ages. Errors: kCorruption, kIOError (reading the oldest pending intent).
+  // Counts and ages. Reads the oldest pending intent for its age: a look-up in RocksDB, so not
+  // for a hot path. Errors: kCorruption, kIOError (reading the oldest pending intent).
   Result<SpoolStats> Stats() const;
+  // The sequence number the next Append will get (or higher): every lower one has been handed
+  // out. Stats().next_sequence without the read, for callers that ask once per intent.
+  uint64_t NextSequence() const;
 
   const std::string& dir() const;
 

@@ -281,9 +281,9 @@ void Reconciler::SetSessionState(SessionState state) {
 }
 
 Result<Outcome> Reconciler::WaitApplied(uint64_t ticket, std::chrono::milliseconds timeout) {
-  Result<SpoolStats> spool_stats = spool_->Stats();
-  const uint64_t issued_below = spool_stats.ok() ? spool_stats->next_sequence : UINT64_MAX;
-  return board_.Wait(ticket, timeout, issued_below, [this](uint64_t seq) {
+  // Not Spool::Stats: its read of the oldest pending intent, once per waited ticket, cost the
+  // waiting thread more than the wait itself when that intent sat in an uncached table file.
+  return board_.Wait(ticket, timeout, spool_->NextSequence(), [this](uint64_t seq) {
     return spool_->GetPending(seq).status().code() != StatusCode::kNotFound;
   });
 }

@@ -235,6 +235,11 @@ const std::string& Spool::dir() const { return impl_->dir; }
 
 int64_t Spool::NowMs() const { return impl_->Now(); }
 
+uint64_t Spool::NextSequence() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->next_seq;
+}
+
 Result<std::unique_ptr<Spool>> Spool::Open(const std::string& dir, SpoolOptions options) {
   if (Status s = options.create_if_missing ? PrepareSpoolDirectory(dir) : CheckSpoolDirectory(dir); !s.ok()) {
     return s;

@@ -98,6 +98,7 @@ TEST_F(SpoolTest, OpenCreatesPrivateDirectory) {
   SpoolStats stats = MustStats(*spool);
   EXPECT_EQ(stats.pending_count, 0u);
   EXPECT_EQ(stats.next_sequence, 1u);
+  EXPECT_EQ(spool->NextSequence(), 1u);
   EXPECT_EQ(stats.format_version, kSpoolFormatVersion);
   EXPECT_FALSE(stats.oldest_pending_age.has_value());
 }
@@ -257,7 +258,9 @@ TEST_F(SpoolTest, SequenceNumbersAreNeverReusedAcrossReopen) {
   }
   auto spool = OpenSpool();
   EXPECT_EQ(MustStats(*spool).next_sequence, last + 1);
+  EXPECT_EQ(spool->NextSequence(), last + 1);
   EXPECT_EQ(MustAppend(*spool, Put("/a", "y")), last + 1);
+  EXPECT_EQ(spool->NextSequence(), last + 2);
 }
 
 TEST_F(SpoolTest, MarkAppliedMovesIntentsToTheRegisteredSetInOrder) {
