@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "registrar_fixture.h"
 #include "reply_dropping_proxy.h"
@@ -79,6 +80,39 @@ TEST_F(PathStateTest, AnOutcomeNotYetRecordedIsNotUndoneByReassertion) {
   EXPECT_EQ(Wait(*registrar, leave, 30s), Outcome::kApplied);
   EXPECT_FALSE(probe.Get("/res/x").has_value());
   EXPECT_FALSE(IsRegistered(*registrar, "/res/x"));
+}
+
+// Not an item of the issue: a fix of be74002. While an outcome waits to be recorded, a watch
+// may report that someone deleted the node just made; the path is still in work then, so the
+// event cannot be acted on at once, but it must not be dropped: once the record lands the node
+// is read again and re-created. Anti-entropy is an hour away, so only that can bring it back.
+TEST_F(PathStateTest, ANodeDeletedWhileItsOutcomeIsRecordedIsMadeAgainOnceItIs) {
+  auto fs = std::make_shared<DiskFullFs>();
+  RegistrarOptions o = Options();
+  o.spool.file_system = fs;
+  o.anti_entropy_interval = 1h;
+  auto registrar = Open(o);
+  ASSERT_TRUE(Eventually([&] { return registrar->Stats().session_state == SessionState::kConnected; }, 20s));
+  auto watches = [&] { return zk_->Mntr(0, "zk_watch_count").value_or(-1); };
+  ASSERT_EQ(watches(), 0);
+  zk_->Freeze(0);
+  uint64_t ticket = Must(registrar->Register("/rec/x", "v"));
+  fs->SetFull(true);  // the create goes through, recording it does not
+  zk_->Thaw(0);
+  ZkProbe probe(zk_->ConnectString());
+  ASSERT_TRUE(Eventually([&] { return probe.Get("/rec/x").has_value() && watches() == 1; }, 20s))
+      << "our node and its watch";
+  ASSERT_EQ(registrar->WaitApplied(ticket, 10ms).status().code(), StatusCode::kTimedOut) << "recorded already";
+  ASSERT_EQ(probe.Delete("/rec/x"), ZOK);
+  ASSERT_TRUE(Eventually([&] { return watches() == 0; }, 10s)) << "the watch fired";
+  // The event reaches the reconciler within milliseconds; this is the window in which it takes
+  // it while the outcome is still unrecorded (if it came later, the path would be done and the
+  // event acted on at once: the test could then not fail, but never fails wrongly).
+  std::this_thread::sleep_for(1s);
+  fs->SetFull(false);
+  EXPECT_EQ(Wait(*registrar, ticket, 30s), Outcome::kApplied);
+  ASSERT_TRUE(Eventually([&] { return probe.Get("/rec/x").has_value(); }, 10s)) << "the deleted node was not made again";
+  EXPECT_EQ(probe.Get("/rec/x")->ephemeral_owner, registrar->Stats().session_id);
 }
 
 // Item 4. Under a chroot that does not exist, a top-level path has no parent we could create
