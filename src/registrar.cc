@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <zookeeper/zookeeper.h>
 
+#include <condition_variable>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -46,6 +47,31 @@ const char* OutcomeName(Outcome outcome) {
   return "unknown";
 }
 
+namespace {
+
+// Opened by the spool's deleter, which runs on the thread of whichever call lets go of the spool
+// last: Close waits for it, so that the spool is closed (its directory lock released) when
+// Close returns, whatever calls were still using it.
+class Latch {
+ public:
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void Wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return open_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+}  // namespace
+
 struct Registrar::Impl {
   RegistrarOptions options;
   // Callers copy these under the lock and use them outside it, so that appends from many
@@ -53,6 +79,7 @@ struct Registrar::Impl {
   mutable std::mutex mu;
   std::shared_ptr<Spool> spool;
   std::shared_ptr<Reconciler> reconciler;
+  std::shared_ptr<Latch> spool_closed = std::make_shared<Latch>();
 
   std::pair<std::shared_ptr<Spool>, std::shared_ptr<Reconciler>> Parts() const {
     std::lock_guard lock(mu);
@@ -215,7 +242,10 @@ Result<std::unique_ptr<Registrar>> Registrar::Open(RegistrarOptions options) {
   options.spool.logger = log;
   Result<std::unique_ptr<Spool>> spool = Spool::Open(options.spool_dir, options.spool);
   if (!spool.ok()) return spool.status();
-  impl->spool = std::move(spool).value();
+  impl->spool = std::shared_ptr<Spool>(std::move(spool).value().release(), [closed = impl->spool_closed](Spool* s) {
+    delete s;
+    closed->Open();
+  });
   impl->log = log;
   if (Status s = impl->LoadFailedPaths(*impl->spool); !s.ok()) return s;
   // The reconciler holds the spool until it stops, and only its thread calls on_event.
@@ -424,10 +454,15 @@ Status Registrar::Close(CloseMode mode) {
     reconciler = std::move(impl_->reconciler);
     spool = std::move(impl_->spool);
   }
-  if (reconciler) reconciler->Stop(mode);
+  if (!spool) return Status::Ok();  // closed already
+  reconciler->Stop(mode);
   // The session is over: the next Open must start a new one, not ask for this one back.
-  if (spool && mode == CloseMode::kEndSession) return spool->ForgetSession();
-  return Status::Ok();
+  Status forgotten = mode == CloseMode::kEndSession ? spool->ForgetSession() : Status::Ok();
+  // Calls that copied the spool before the move above finish first (a waiter is woken by Stop).
+  reconciler.reset();
+  spool.reset();
+  impl_->spool_closed->Wait();
+  return forgotten;
 }
 
 }  // namespace zkspool

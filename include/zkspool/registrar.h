@@ -272,7 +272,11 @@ class Registrar {
   // then ends or keeps the session. The desired state stays in the spool; Open on the same spool
   // re-asserts it. kKeepSession leaves the session saved in the spool, so the next Open resumes
   // it; kEndSession forgets it (Spool::ForgetSession), so the next Open starts a new session
-  // without a detour through "session expired". Idempotent: later calls return OK and do nothing.
+  // without a detour through "session expired". Calls of other threads that started before
+  // Close finish first (a WaitApplied returns kInvalidArgument at once; an Append in progress
+  // completes and is durable), so when Close returns the spool is closed and a new Open of its
+  // directory succeeds; calls that start later return kInvalidArgument. Idempotent: later calls
+  // return OK and do nothing.
   // Errors: kIOError if kEndSession could not forget the session (it is closed all the same; the
   // next Open then only finds it expired).
   Status Close(CloseMode mode = CloseMode::kEndSession);

@@ -10,6 +10,8 @@
 #include <atomic>
 #include <cstdio>
 #include <mutex>
+#include <set>
+#include <thread>
 
 #include "harness/zk_ensemble.h"
 #include "registrar_fixture.h"
@@ -306,6 +308,67 @@ TEST_F(RegistrarTest, CloseEndsTheSessionAndOpenReassertsTheDesiredState) {
   auto registrar = Open(Options());
   ASSERT_TRUE(Eventually([&] { return probe.Get("/close/a").has_value(); }, 20s));
   EXPECT_EQ(probe.Get("/close/a")->ephemeral_owner, registrar->Stats().session_id);
+}
+
+// Close returns once no call still uses the spool: calls that took it before Close finish first
+// (an Append in progress completes and is durable), so the directory is free for a new Open at
+// once, even while other threads keep calling. Desired over a large backlog is the long call
+// here (a slow disk's Append would be another).
+TEST_F(RegistrarTest, CloseWaitsForCallsInProgressSoTheSpoolOpensAgainAtOnce) {
+  {
+    SpoolOptions so;
+    so.durability = Durability::kBuffered;
+    auto spool = Spool::Open(Options().spool_dir, so);
+    ASSERT_TRUE(spool.ok());
+    std::vector<BatchEntry> backlog(50'000);
+    for (size_t i = 0; i < backlog.size(); ++i) {
+      backlog[i].intent.path = "/backlog/n" + std::to_string(i);
+      backlog[i].intent.data = "x";
+    }
+    ASSERT_TRUE((*spool)->AppendBatch(std::move(backlog)).ok());
+  }
+  std::vector<std::string> acknowledged;
+  for (int round = 0; round < 5; ++round) {
+    auto registrar = Open(Options());
+    std::atomic<bool> stop{false};
+    std::atomic<int> long_calls{0};
+    std::vector<std::string> mine;
+    std::thread reader([&] {
+      while (!stop) {
+        ++long_calls;
+        Result<std::vector<SpooledIntent>> desired = registrar->Desired();
+        if (!desired.ok()) {
+          EXPECT_EQ(desired.status().message(), "the registrar is closed");
+        }
+      }
+    });
+    std::thread writer([&] {
+      for (int i = 0; !stop; ++i) {
+        const std::string path = "/race/r" + std::to_string(round) + "-" + std::to_string(i);
+        Result<uint64_t> ticket = registrar->Register(path, "x");
+        if (ticket.ok()) {
+          mine.push_back(path);
+        } else {
+          EXPECT_EQ(ticket.status().message(), "the registrar is closed");
+        }
+      }
+    });
+    ASSERT_TRUE(Eventually([&] { return long_calls >= 2; }, 20s));  // one Desired done, the next under way
+    ASSERT_TRUE(registrar->Close().ok());
+    Result<std::unique_ptr<Registrar>> again = Registrar::Open(Options());
+    stop = true;
+    reader.join();
+    writer.join();
+    ASSERT_TRUE(again.ok()) << "round " << round << ": " << again.status().ToString();
+    acknowledged.insert(acknowledged.end(), mine.begin(), mine.end());
+    Result<std::vector<SpooledIntent>> desired = (*again)->Desired();
+    ASSERT_TRUE(desired.ok());
+    std::set<std::string> there;
+    for (const SpooledIntent& d : *desired) there.insert(d.intent.path);
+    for (const std::string& path : acknowledged) EXPECT_TRUE(there.count(path)) << path << " was acknowledged";
+    ASSERT_TRUE((*again)->Close().ok());
+  }
+  EXPECT_FALSE(acknowledged.empty());
 }
 
 // A clean end forgets the session: the next Open starts a new one at once, never asks for the
