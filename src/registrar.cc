@@ -449,19 +449,22 @@ RegistrarStats Registrar::Stats() const {
 Status Registrar::Close(CloseMode mode) {
   std::shared_ptr<Reconciler> reconciler;
   std::shared_ptr<Spool> spool;
+  // A copy: the last event of Stop may reach an on_event that destroys this Registrar.
+  std::shared_ptr<Latch> spool_closed;
   {
     std::lock_guard lock(impl_->mu);
     reconciler = std::move(impl_->reconciler);
     spool = std::move(impl_->spool);
+    spool_closed = impl_->spool_closed;
   }
-  if (!spool) return Status::Ok();  // closed already
+  if (!spool) return Status::Ok();  // closed already (or being closed by another thread)
   reconciler->Stop(mode);
   // The session is over: the next Open must start a new one, not ask for this one back.
   Status forgotten = mode == CloseMode::kEndSession ? spool->ForgetSession() : Status::Ok();
   // Calls that copied the spool before the move above finish first (a waiter is woken by Stop).
   reconciler.reset();
   spool.reset();
-  impl_->spool_closed->Wait();
+  spool_closed->Wait();
   return forgotten;
 }
 

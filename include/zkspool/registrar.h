@@ -99,8 +99,9 @@ struct RegistrarOptions {
   // waiting for a parent. Defaults 200 ms, 30 s.
   std::chrono::milliseconds conflict_backoff_min{200};
   std::chrono::milliseconds conflict_backoff_max{30'000};
-  // Called on the reconciler thread; must not block or call back into the Registrar's waiting
-  // functions. Default: none.
+  // Called on the reconciler thread (the last kSession event, kClosed, on the thread calling
+  // Close); must not block, call back into the Registrar's waiting functions, call Close or
+  // destroy the Registrar. Default: none.
   std::function<void(const RegistrarEvent&)> on_event;
 };
 
@@ -273,10 +274,11 @@ class Registrar {
   // re-asserts it. kKeepSession leaves the session saved in the spool, so the next Open resumes
   // it; kEndSession forgets it (Spool::ForgetSession), so the next Open starts a new session
   // without a detour through "session expired". Calls of other threads that started before
-  // Close finish first (a WaitApplied returns kInvalidArgument at once; an Append in progress
-  // completes and is durable), so when Close returns the spool is closed and a new Open of its
-  // directory succeeds; calls that start later return kInvalidArgument. Idempotent: later calls
-  // return OK and do nothing.
+  // Close finish first (a WaitApplied returns at once: its outcome if known, else
+  // kInvalidArgument; an Append in progress completes and is durable), so when Close returns
+  // the spool is closed and a new Open of its directory succeeds; calls that start later return
+  // kInvalidArgument (Stats shows kClosed). Idempotent: later calls, and a Close running
+  // alongside the first, return OK at once and do nothing (the latter before the spool is closed).
   // Errors: kIOError if kEndSession could not forget the session (it is closed all the same; the
   // next Open then only finds it expired).
   Status Close(CloseMode mode = CloseMode::kEndSession);

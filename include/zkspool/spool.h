@@ -326,8 +326,9 @@ class Spool {
   // Counts and ages. Reads the oldest pending intent for its age: a look-up in RocksDB, so not
   // for a hot path. Errors: kCorruption, kIOError (reading the oldest pending intent).
   Result<SpoolStats> Stats() const;
-  // The sequence number the next Append will get (or higher): every lower one has been handed
-  // out. Stats().next_sequence without the read, for callers that ask once per intent.
+  // The sequence number the next Append will get (or higher). Every lower one was handed out:
+  // to an intent, to an Append still writing, or to one that failed (numbers are never reused).
+  // Stats().next_sequence without the read, for callers that ask once per intent.
   uint64_t NextSequence() const;
 
   const std::string& dir() const;

@@ -6,8 +6,8 @@
 // Each case spools the stuck work while no registrar runs (buffered appends: the test is about
 // the reconciler, not fsync), opens a registrar, waits until it has loaded that work and found
 // it stuck, then registers 1,000 other paths and measures until all are applied; the same
-// without the stuck work is the baseline. Fifteen pairs of runs, each pair back to back so that
-// a busy moment of the machine slows both alike; the median of each side is compared.
+// without the stuck work is the baseline. Fifteen runs of each, taking turns, so that a busy
+// stretch of the machine falls on both alike; the median of each side is compared.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -330,6 +331,7 @@ TEST_F(RegistrarTest, CloseWaitsForCallsInProgressSoTheSpoolOpensAgainAtOnce) {
   std::vector<std::string> acknowledged;
   for (int round = 0; round < 5; ++round) {
     auto registrar = Open(Options());
+    ASSERT_NE(registrar, nullptr);
     std::atomic<bool> stop{false};
     std::atomic<int> long_calls{0};
     std::vector<std::string> mine;
@@ -353,12 +355,21 @@ TEST_F(RegistrarTest, CloseWaitsForCallsInProgressSoTheSpoolOpensAgainAtOnce) {
         }
       }
     });
+    // Joined on every way out, a failed assertion's too: a joinable thread's destructor ends the
+    // process.
+    struct JoinAtExit {
+      std::function<void()> join;
+      ~JoinAtExit() { join(); }
+    } threads{[&] {
+      stop = true;
+      for (std::thread* t : {&reader, &writer}) {
+        if (t->joinable()) t->join();
+      }
+    }};
     ASSERT_TRUE(Eventually([&] { return long_calls >= 2; }, 20s));  // one Desired done, the next under way
     ASSERT_TRUE(registrar->Close().ok());
     Result<std::unique_ptr<Registrar>> again = Registrar::Open(Options());
-    stop = true;
-    reader.join();
-    writer.join();
+    threads.join();
     ASSERT_TRUE(again.ok()) << "round " << round << ": " << again.status().ToString();
     acknowledged.insert(acknowledged.end(), mine.begin(), mine.end());
     Result<std::vector<SpooledIntent>> desired = (*again)->Desired();
