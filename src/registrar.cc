@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <zookeeper/zookeeper.h>
 
-#include <condition_variable>
+#include <future>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -47,31 +47,6 @@ const char* OutcomeName(Outcome outcome) {
   return "unknown";
 }
 
-namespace {
-
-// Opened by the spool's deleter, which runs on the thread of whichever call lets go of the spool
-// last: Close waits for it, so that the spool is closed (its directory lock released) when
-// Close returns, whatever calls were still using it.
-class Latch {
- public:
-  void Open() {
-    std::lock_guard lock(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  void Wait() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [this] { return open_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
-
-}  // namespace
-
 struct Registrar::Impl {
   RegistrarOptions options;
   // Callers copy these under the lock and use them outside it, so that appends from many
@@ -79,7 +54,9 @@ struct Registrar::Impl {
   mutable std::mutex mu;
   std::shared_ptr<Spool> spool;
   std::shared_ptr<Reconciler> reconciler;
-  std::shared_ptr<Latch> spool_closed = std::make_shared<Latch>();
+  // Ready once the spool is destroyed (its directory lock released): the spool's deleter runs
+  // on the thread of whichever call lets go of it last, and Close waits for it.
+  std::shared_future<void> spool_closed;
 
   std::pair<std::shared_ptr<Spool>, std::shared_ptr<Reconciler>> Parts() const {
     std::lock_guard lock(mu);
@@ -242,9 +219,11 @@ Result<std::unique_ptr<Registrar>> Registrar::Open(RegistrarOptions options) {
   options.spool.logger = log;
   Result<std::unique_ptr<Spool>> spool = Spool::Open(options.spool_dir, options.spool);
   if (!spool.ok()) return spool.status();
-  impl->spool = std::shared_ptr<Spool>(std::move(spool).value().release(), [closed = impl->spool_closed](Spool* s) {
+  auto closed = std::make_shared<std::promise<void>>();
+  impl->spool_closed = closed->get_future().share();
+  impl->spool = std::shared_ptr<Spool>(std::move(spool).value().release(), [closed](Spool* s) {
     delete s;
-    closed->Open();
+    closed->set_value();
   });
   impl->log = log;
   if (Status s = impl->LoadFailedPaths(*impl->spool); !s.ok()) return s;
@@ -450,7 +429,7 @@ Status Registrar::Close(CloseMode mode) {
   std::shared_ptr<Reconciler> reconciler;
   std::shared_ptr<Spool> spool;
   // A copy: the last event of Stop may reach an on_event that destroys this Registrar.
-  std::shared_ptr<Latch> spool_closed;
+  std::shared_future<void> spool_closed;
   {
     std::lock_guard lock(impl_->mu);
     reconciler = std::move(impl_->reconciler);
@@ -464,7 +443,7 @@ Status Registrar::Close(CloseMode mode) {
   // Calls that copied the spool before the move above finish first (a waiter is woken by Stop).
   reconciler.reset();
   spool.reset();
-  spool_closed->Wait();
+  spool_closed.wait();
   return forgotten;
 }
 
