@@ -83,7 +83,10 @@ void Reconciler::CountApplyLatency(const std::vector<uint64_t>& seqs, const Spoo
 // refuses, nothing is sent until it takes them (IssueReady), so what waits here stays bounded
 // by the paths loaded.
 void Reconciler::RecordOutcomes() {
-  if (std::optional<OutcomeRecorder::Batch> written = recorder_->TakeDone()) FinishRecording(std::move(*written));
+  if (std::optional<OutcomeRecorder::Batch> written = recorder_->TakeDone()) {
+    FinishRecording(std::move(*written));
+    if (!to_watch_.empty()) Wake();  // WatchApplied waits while outcomes are being recorded
+  }
   if (recorder_->Busy() || records_.empty() || (records_failing_ > 0 && Clock::now() < retry_records_at_)) return;
   StartRecording();
 }

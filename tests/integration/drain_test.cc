@@ -1,7 +1,12 @@
 // How a backlog reaches a real server: fresh creates go in multis, missing parents are made once
 // ahead of them, and whatever the window, everything ends applied.
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <rocksdb/file_system.h>
 
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,8 +19,64 @@ namespace zkspool {
 namespace {
 
 using testing::Eventually;
+using testing::NeverWithin;
 using testing::ZkProbe;
 using namespace std::chrono_literals;
+
+// Appends of the thread named `thread` (to any file) wait while the gate is shut: the spool
+// writes of that one thread stall, as on a slow disk, while every other write goes through.
+class ThreadGatedFs : public rocksdb::FileSystemWrapper {
+ public:
+  explicit ThreadGatedFs(std::string thread)
+      : FileSystemWrapper(rocksdb::FileSystem::Default()), thread_(std::move(thread)) {}
+  const char* Name() const override { return "ThreadGatedFs"; }
+  void Shut() { SetOpen(false); }
+  void Open() { SetOpen(true); }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* r, rocksdb::IODebugContext* d) override {
+    rocksdb::IOStatus s = target()->NewWritableFile(f, o, r, d);
+    if (s.ok()) *r = std::make_unique<GatedFile>(std::move(*r), this);
+    return s;
+  }
+
+ private:
+  class GatedFile : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    GatedFile(std::unique_ptr<rocksdb::FSWritableFile> f, ThreadGatedFs* fs)
+        : FSWritableFileOwnerWrapper(std::move(f)), fs_(fs) {}
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
+                             rocksdb::IODebugContext* d) override {
+      fs_->PassGate();
+      return target()->Append(data, o, d);
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
+                             const rocksdb::DataVerificationInfo&, rocksdb::IODebugContext* d) override {
+      return Append(data, o, d);
+    }
+
+   private:
+    ThreadGatedFs* fs_;
+  };
+
+  void SetOpen(bool open) {
+    std::lock_guard lock(mu_);
+    open_ = open;
+    cv_.notify_all();
+  }
+  void PassGate() {
+    char name[16] = {};
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    if (thread_ != name) return;
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, 60s, [&] { return open_; });  // bounded: a failed test must still end
+  }
+
+  const std::string thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+};
 
 class DrainTest : public testing::RegistrarFixture {
  protected:
@@ -217,6 +278,36 @@ TEST_F(DrainTest, EveryWindowSizeDrainsToTheExactState) {
     }
     ASSERT_TRUE(registrar->Close().ok());
   }
+}
+
+// A watch per applied node is one more request each, so watches wait until nothing else does,
+// the spool write that records the outcomes included: while the recorder's writes stall, no
+// watch goes out, and once they land every node is watched.
+TEST_F(DrainTest, WatchesWaitUntilTheOutcomesAreRecorded) {
+  constexpr int kCount = 1000;
+  std::vector<Intent> puts;
+  for (int i = 0; i < kCount; ++i) puts.push_back(Put("/watched/n" + std::to_string(i), "w"));
+  const std::vector<uint64_t> tickets = Spool("spool", puts);
+  auto fs = std::make_shared<ThreadGatedFs>("zkspool-record");
+  fs->Shut();
+  RegistrarOptions options = Options();
+  options.spool.file_system = fs;
+  auto registrar = Open(options);
+  struct OpenAtExit {  // before the registrar goes: its close waits for the recorder
+    ThreadGatedFs* fs;
+    ~OpenAtExit() { fs->Open(); }
+  } open_at_exit{fs.get()};
+  ZkProbe probe(zk_->ConnectString());
+  ASSERT_TRUE(Eventually([&] { return probe.Children("/watched").size() == static_cast<size_t>(kCount); }, 30s))
+      << "applied while the records stall";
+  const auto watches = [&] { return zk_->Mntr(0, "zk_watch_count").value_or(-1); };
+  // The old order sent all 1,000 watches within milliseconds of the last answer.
+  EXPECT_TRUE(NeverWithin([&] { return watches() != 0; }, 1s)) << watches() << " watches while recording";
+  EXPECT_EQ(registrar->WaitApplied(tickets.back(), 10ms).status().code(), StatusCode::kTimedOut) << "recorded already";
+
+  fs->Open();
+  ASSERT_NO_FATAL_FAILURE(WaitAll(*registrar, tickets));
+  EXPECT_TRUE(Eventually([&] { return watches() == kCount; }, 10s)) << watches() << " watches once recorded";
 }
 
 // While ZooKeeper is away the backlog is loaded, up to the bound on active paths and no

@@ -17,6 +17,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::DiskFullFs;
 using testing::Eventually;
+using testing::NeverWithin;
 using testing::ZkEnsemble;
 using testing::ZkProbe;
 
@@ -26,11 +27,6 @@ class PathStateTest : public testing::RegistrarFixture {
     auto registered = r.Registered();
     return registered.ok() && std::any_of(registered->begin(), registered->end(),
                                           [&](const SpooledIntent& n) { return n.intent.path == path; });
-  }
-  // True if `condition` stays false for all of `period`.
-  template <typename F>
-  static bool NeverWithin(F condition, std::chrono::milliseconds period) {
-    return !Eventually(condition, period);
   }
 };
 

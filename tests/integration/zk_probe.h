@@ -63,4 +63,10 @@ bool Eventually(F condition, std::chrono::milliseconds timeout) {
   }
 }
 
+// True if `condition` stays false for all of `period` (polled as Eventually polls it).
+template <typename F>
+bool NeverWithin(F condition, std::chrono::milliseconds period) {
+  return !Eventually(condition, period);
+}
+
 }  // namespace zkspool::testing
