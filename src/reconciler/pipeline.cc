@@ -307,9 +307,11 @@ void Reconciler::IssueReady() {
   while (!ready_.empty() && connected_) {
     const size_t room = Room(now);  // what is out changes as calls are issued below
     if (multi.size() >= room) break;
-    // Wait for room for a whole multi: refilling the window as each op completes would break
-    // a backlog into ever smaller multis.
-    if (multi.empty() && ops_in_flight_ > 0 && room < batch_target) break;
+    // Wait for room for half a multi at least: refilling the window as each op completes would
+    // break a backlog into ever smaller multis. (Not a whole one: a parent made ahead of the
+    // first multi takes one op of the window, and would keep the second multi of the first
+    // round trip back.)
+    if (multi.empty() && ops_in_flight_ > 0 && room < (batch_target + 1) / 2) break;
     PathWork* work = ready_.PopFront();
     if (work->state() != PathState::kQueued || work->in_multi || !Prepare(*work)) continue;
     if (work->step.kind == StepKind::kRead) {
