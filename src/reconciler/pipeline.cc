@@ -427,9 +427,14 @@ void Reconciler::IssueParents(const std::vector<std::string>& parents, const Int
 // runs before their write starts, so it may still send one pass of watches: with a full disk
 // that is what watches a node just made, as nothing is sent while the spool refuses outcomes.)
 void Reconciler::WatchApplied() {
+  // The hold counts from the first pass in which watches were due while the recorder was busy,
+  // and ends at any pass that finds it idle: a hold left over from an earlier write must not
+  // cut the hold for a later one short.
+  const bool recording = recorder_->Busy();
+  if (!recording) watches_held_since_.reset();
   if (!connected_ || !ready_.empty() || ops_in_flight_ != 0 || to_watch_.empty()) return;
-  const auto now = Clock::now();
-  if (recorder_->Busy()) {
+  if (recording) {
+    const auto now = Clock::now();
     if (!watches_held_since_) watches_held_since_ = now;
     if (now - *watches_held_since_ < kMaxWatchHold) return;
   }

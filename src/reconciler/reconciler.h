@@ -263,7 +263,7 @@ class Reconciler : public CompletionSink {
   // Nested paths learn it only this way (a top-level path learns it from its own create).
   bool namespace_root_missing_ = false;
   size_t tracked_peak_ = 0;        // most paths tracked since memory was last handed back
-  std::optional<Clock::time_point> watches_held_since_;  // watches wait for an outcome write since
+  std::optional<Clock::time_point> watches_held_since_;  // every pass since found the recorder busy
 };
 
 }  // namespace zkspool
