@@ -5,7 +5,6 @@
 #include <rocksdb/file_system.h>
 
 #include <condition_variable>
-#include <cstring>
 #include <mutex>
 #include <string>
 #include <thread>
