@@ -429,7 +429,9 @@ void Reconciler::IssueParents(const std::vector<std::string>& parents, const Int
 void Reconciler::WatchApplied() {
   // The hold counts from the first pass in which watches were due while the recorder was busy,
   // and ends at any pass that finds it idle: a hold left over from an earlier write must not
-  // cut the hold for a later one short.
+  // cut the hold for a later one short. Once a hold has run out, watches flow at every pass
+  // until then: a recorder kept busy by a steady flow of intents would otherwise let one pass
+  // of watches out per hold.
   const bool recording = recorder_->Busy();
   if (!recording) watches_held_since_.reset();
   if (!connected_ || !ready_.empty() || ops_in_flight_ != 0 || to_watch_.empty()) return;
@@ -438,7 +440,6 @@ void Reconciler::WatchApplied() {
     if (!watches_held_since_) watches_held_since_ = now;
     if (now - *watches_held_since_ < kMaxWatchHold) return;
   }
-  watches_held_since_.reset();
   for (size_t i = 0; i < kWatchesPerPass && !to_watch_.empty(); ++i) {
     if (TakeWatch(to_watch_.front())) WatchNode(session_->handle(), to_watch_.front());
     to_watch_.pop_front();

@@ -312,6 +312,36 @@ TEST_F(DrainTest, WatchesWaitUntilTheOutcomesAreRecorded) {
   EXPECT_TRUE(Eventually([&] { return watches() == kCount; }, 10s)) << watches() << " watches once recorded";
 }
 
+// The hold on watches is bounded: a recorder that stays busy (here: one write that does not
+// land; in production, a steady flow of intents) lets every watch out once 2 s have passed, not
+// one pass of 200 per hold (which took 10 s for these 1,000).
+TEST_F(DrainTest, WatchesFlowOnceTheHoldRunsOutWhileTheRecorderStaysBusy) {
+  constexpr int kCount = 1000;
+  std::vector<Intent> puts;
+  for (int i = 0; i < kCount; ++i) puts.push_back(Put("/held/n" + std::to_string(i), "w"));
+  const std::vector<uint64_t> tickets = Spool("spool", puts);
+  auto fs = std::make_shared<ThreadGatedFs>("zkspool-record");
+  fs->Shut();
+  RegistrarOptions options = Options();
+  options.spool.file_system = fs;
+  auto registrar = Open(options);
+  ASSERT_NE(registrar, nullptr);
+  struct OpenAtExit {
+    ThreadGatedFs* fs;
+    ~OpenAtExit() { fs->Open(); }
+  } open_at_exit{fs.get()};
+  ZkProbe probe(zk_->ConnectString());
+  ASSERT_TRUE(Eventually([&] { return probe.Children("/held").size() == static_cast<size_t>(kCount); }, 30s));
+  const auto watches = [&] { return zk_->Mntr(0, "zk_watch_count").value_or(-1); };
+  // 2 s of hold, and time to spare: the old code had 200 out after 2 s and 400 after 4 s.
+  EXPECT_TRUE(Eventually([&] { return watches() == kCount; }, 3500ms)) << watches() << " watches after the hold";
+  EXPECT_EQ(registrar->WaitApplied(tickets.back(), 10ms).status().code(), StatusCode::kTimedOut)
+      << "the write was to be still stalled";
+
+  fs->Open();
+  ASSERT_NO_FATAL_FAILURE(WaitAll(*registrar, tickets));
+}
+
 // While ZooKeeper is away the backlog is loaded, up to the bound on active paths and no
 // further, so that the first multis leave as soon as it is back; then all of it is applied.
 TEST_F(DrainTest, TheBacklogIsLoadedWithinItsBoundWhileZooKeeperIsAway) {
