@@ -12,6 +12,7 @@
 //   --sweep        only the raw multi loop, for batch sizes x multis in flight (how the
 //                  reconciler's batch size was chosen)
 //   --drain-only   only the reconciler's drain (to profile it)
+//   --isolate-cpus the servers on one half of the CPUs, this process on the other (cpu_isolation.h)
 //   ZKSPOOL_BENCH_WINDOW  overrides the reconciler's max_in_flight (default 1000)
 #include <zookeeper/zookeeper.h>
 
@@ -32,6 +33,7 @@
 
 #include <spdlog/logger.h>
 
+#include "cpu_isolation.h"
 #include "harness/zk_ensemble.h"
 #include "thread_cpu.h"
 #include "zk_probe.h"
@@ -148,7 +150,9 @@ double RawPipelined(const std::string& hosts, int count, int window, const std::
 }
 
 // The batching ceiling: creates sent `batch` to a zoo_amulti, up to `window` multis in flight.
-double RawMulti(const std::string& hosts, int count, int batch, int window, const std::string& parent) {
+// `cpu_seconds`: where to store this process's CPU time while the loop ran.
+double RawMulti(const std::string& hosts, int count, int batch, int window, const std::string& parent,
+                double* cpu_seconds = nullptr) {
   struct Multi {
     std::vector<std::string> paths, data;
     std::vector<zoo_op_t> ops;
@@ -176,6 +180,7 @@ double RawMulti(const std::string& hosts, int count, int batch, int window, cons
   zhandle_t* zh = Connect(hosts);
   MakeParent(zh, parent);
   InFlight in_flight(window);
+  const double cpu0 = zkspool::bench::ProcessCpuSeconds();
   auto start = Clock::now();
   for (Multi& multi : multis) {
     in_flight.Acquire();
@@ -184,6 +189,7 @@ double RawMulti(const std::string& hosts, int count, int batch, int window, cons
   }
   const int errors = in_flight.WaitDone(multis.size());
   const double seconds = Seconds(Clock::now() - start);
+  if (cpu_seconds != nullptr) *cpu_seconds = zkspool::bench::ProcessCpuSeconds() - cpu0;
   if (errors) std::printf("raw multi: %d errors\n", errors);
   zookeeper_close(zh);
   WaitUntilEmpty(hosts, parent);
@@ -220,9 +226,10 @@ zkspool::RegistrarOptions Options(const std::string& dir, const std::string& hos
 // Spools `count` registrations under `parent` with ZooKeeper unreachable, then times the drain
 // from the session's first SyncConnected. The parent does not exist yet: making it is timed.
 // With `reassert_seconds`, the session is then expired and the time from the new session's
-// SyncConnected until every node is re-created is stored there.
+// SyncConnected until every node is re-created is stored there. `cpu_seconds`: where to store
+// this process's CPU time over the timed drain.
 double ReconcilerDrain(const std::string& dir, const std::string& hosts, int count, const std::string& parent,
-                       double* reassert_seconds = nullptr, bool pace = true) {
+                       double* reassert_seconds = nullptr, bool pace = true, double* cpu_seconds = nullptr) {
   {
     zkspool::SpoolOptions so;
     so.durability = zkspool::Durability::kBuffered;  // filling the backlog is not what is timed
@@ -237,6 +244,7 @@ double ReconcilerDrain(const std::string& dir, const std::string& hosts, int cou
   }
   // Timed from the session's first SyncConnected, as the baselines are timed from connected.
   std::atomic<int64_t> connected_at{0};
+  std::atomic<double> cpu_at_connected{0};
   std::atomic<int64_t> reconnected_at{0};  // the first SyncConnected of a later session
   std::atomic<int64_t> first_session{0};
   zkspool::RegistrarOptions options = Options(dir, hosts);
@@ -248,6 +256,7 @@ double ReconcilerDrain(const std::string& dir, const std::string& hosts, int cou
     }
     const int64_t now = Clock::now().time_since_epoch().count();
     if (connected_at == 0) {
+      cpu_at_connected = zkspool::bench::ProcessCpuSeconds();
       connected_at = now;
       first_session = e.session_id;
     } else if (e.session_id != first_session && reconnected_at == 0) {
@@ -258,6 +267,7 @@ double ReconcilerDrain(const std::string& dir, const std::string& hosts, int cou
   const double cpu0 = zkspool::bench::ReconcilerCpuNs() / 1e9;
   auto outcome = (*registrar)->WaitApplied(static_cast<uint64_t>(count), 300s);
   double seconds = Seconds(Clock::now() - Clock::time_point(Clock::duration(connected_at.load())));
+  if (cpu_seconds != nullptr) *cpu_seconds = zkspool::bench::ProcessCpuSeconds() - cpu_at_connected;
   if (!outcome.ok()) std::printf("reconciler: %s\n", outcome.status().ToString().c_str());
   if (std::getenv("ZKSPOOL_BENCH_CPU")) {
     std::printf("  reconciler threads: %.3f s of CPU in a %.3f s drain\n",
@@ -330,17 +340,20 @@ int main(int argc, char** argv) {
   int repetitions = 3;
   bool sweep = false;
   bool drain_only = false;
+  bool isolate = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--sweep") == 0) {
       sweep = true;
     } else if (std::strcmp(argv[i], "--drain-only") == 0) {
       drain_only = true;
+    } else if (std::strcmp(argv[i], "--isolate-cpus") == 0) {
+      isolate = true;
     } else if (std::strcmp(argv[i], "--repetitions") == 0 && i + 1 < argc) {
       repetitions = std::max(1, std::atoi(argv[++i]));
     } else if (std::atoi(argv[i]) > 0) {
       count = std::atoi(argv[i]);
     } else {
-      std::fprintf(stderr, "usage: drain_bench [COUNT] [--repetitions N] [--sweep | --drain-only]\n");
+      std::fprintf(stderr, "usage: drain_bench [COUNT] [--repetitions N] [--sweep | --drain-only] [--isolate-cpus]\n");
       return 2;
     }
   }
@@ -349,10 +362,14 @@ int main(int argc, char** argv) {
   eo.force_sync = true;  // ZooKeeper's production default: the txn log is fsync'd per commit
   auto zk = zkspool::testing::ZkEnsemble::Start(eo);
   const std::string hosts = zk->ConnectString();
+  if (isolate && !zkspool::bench::IsolateServers(*zk)) {
+    std::fprintf(stderr, "drain_bench: --isolate-cpus needs at least 2 CPUs it may set affinity on\n");
+    return 1;
+  }
   std::string scratch = (std::filesystem::temp_directory_path() / "zkspool-drain-XXXXXX").string();
   if (::mkdtemp(scratch.data()) == nullptr) return 1;
-  std::printf("drain_bench: %d registrations, 3-node loopback ensemble (tickTime %d ms, forceSync=yes)\n", count,
-              eo.tick_ms);
+  std::printf("drain_bench: %d registrations, 3-node loopback ensemble (tickTime %d ms, forceSync=yes)%s\n", count,
+              eo.tick_ms, isolate ? ", servers and client on separate CPUs" : "");
 
   RawPipelined(hosts, count, 1000, "/warmup");  // the servers' JIT warms up on this, untimed
   if (sweep) {
@@ -373,13 +390,15 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(scratch);
     return 0;
   }
-  std::vector<double> raws, multis, recs, reasserts, unpaced;
+  std::vector<double> raws, multis, recs, reasserts, unpaced, multi_cpus, rec_cpus;
   for (int r = 0; r < repetitions; ++r) {
     const std::string run = std::to_string(r);
     raws.push_back(RawPipelined(hosts, count, 1000, "/raw" + run));
-    multis.push_back(RawMulti(hosts, count, batch, window, "/multi" + run));
-    double reassert = 0;
-    recs.push_back(ReconcilerDrain(scratch + "/drain" + run, hosts, count, "/rec" + run, &reassert));
+    double multi_cpu = 0, rec_cpu = 0, reassert = 0;
+    multis.push_back(RawMulti(hosts, count, batch, window, "/multi" + run, &multi_cpu));
+    multi_cpus.push_back(multi_cpu);
+    recs.push_back(ReconcilerDrain(scratch + "/drain" + run, hosts, count, "/rec" + run, &reassert, true, &rec_cpu));
+    rec_cpus.push_back(rec_cpu);
     reasserts.push_back(reassert);
     unpaced.push_back(ReconcilerDrain(scratch + "/unpaced" + run, hosts, count, "/unpaced" + run, nullptr, false));
   }
@@ -396,6 +415,8 @@ int main(int argc, char** argv) {
   std::printf("ratio reconciler/raw        %.2fx (target >= 1.0)\n", raw / rec);
   std::printf("ratio reconciler/sequential %.2fx (target >= 10)\n", seq / rec);
   std::printf("ratio reconciler/raw multi  %.2fx (target >= 0.9: the batching ceiling)\n", multi / rec);
+  std::printf("client CPU (this process): raw multi %.0f ms, reconciler drain %.0f ms\n", Median(multi_cpus) * 1e3,
+              Median(rec_cpus) * 1e3);
   std::printf("%-40s %9.3f s %9.0f /s\n", "reconciler drain, pacer off", rec_unpaced, count / rec_unpaced);
   std::printf("ratio paced/unpaced drain   %.2fx (target >= 0.9: the pacer costs a single host nothing)\n",
               rec_unpaced / rec);
@@ -414,6 +435,7 @@ int main(int argc, char** argv) {
     zk->Restart(leader);
     zk->Restart(follower);
     zk->WaitForQuorum(60s);
+    if (isolate) (void)zkspool::bench::IsolateServers(*zk);  // the restarted JVMs began on our CPUs
     auto restored = Clock::now();
     auto outcome = (*registrar)->WaitApplied(last, 300s);
     std::printf("%-34s %9.3f s (%s)\n", "recovery: quorum back -> drained", Seconds(Clock::now() - restored),

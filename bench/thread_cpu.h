@@ -2,6 +2,8 @@
 // costs: its thread ("zkspool-recon") and the one that records outcomes ("zkspool-record").
 #pragma once
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -28,6 +30,14 @@ inline long long ThreadCpuNs(const std::string& name) {
 // The reconciler's two threads together (one Registrar in the process).
 inline long long ReconcilerCpuNs() {
   return ThreadCpuNs("zkspool-recon") + std::max(ThreadCpuNs("zkspool-record"), 0LL);
+}
+
+// CPU time of this whole process (every thread, user and system), in seconds.
+inline double ProcessCpuSeconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 }  // namespace zkspool::bench
