@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "registrar_fixture.h"
+#include "support/append_hook_fs.h"
 #include "zk_probe.h"
 #include "zkspool/spool.h"
 
@@ -24,40 +25,20 @@ using namespace std::chrono_literals;
 
 // Appends of the thread named `thread` (to any file) wait while the gate is shut: the spool
 // writes of that one thread stall, as on a slow disk, while every other write goes through.
-class ThreadGatedFs : public rocksdb::FileSystemWrapper {
+class ThreadGatedFs : public testing::AppendHookFs {
  public:
   explicit ThreadGatedFs(std::string thread)
-      : FileSystemWrapper(rocksdb::FileSystem::Default()), thread_(std::move(thread)) {}
+      : AppendHookFs([](const std::string&) { return true; },
+                     [this](const std::string&) {
+                       PassGate();
+                       return rocksdb::IOStatus::OK();
+                     }),
+        thread_(std::move(thread)) {}
   const char* Name() const override { return "ThreadGatedFs"; }
   void Shut() { SetOpen(false); }
   void Open() { SetOpen(true); }
 
-  rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
-                                    std::unique_ptr<rocksdb::FSWritableFile>* r, rocksdb::IODebugContext* d) override {
-    rocksdb::IOStatus s = target()->NewWritableFile(f, o, r, d);
-    if (s.ok()) *r = std::make_unique<GatedFile>(std::move(*r), this);
-    return s;
-  }
-
  private:
-  class GatedFile : public rocksdb::FSWritableFileOwnerWrapper {
-   public:
-    GatedFile(std::unique_ptr<rocksdb::FSWritableFile> f, ThreadGatedFs* fs)
-        : FSWritableFileOwnerWrapper(std::move(f)), fs_(fs) {}
-    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
-                             rocksdb::IODebugContext* d) override {
-      fs_->PassGate();
-      return target()->Append(data, o, d);
-    }
-    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
-                             const rocksdb::DataVerificationInfo&, rocksdb::IODebugContext* d) override {
-      return Append(data, o, d);
-    }
-
-   private:
-    ThreadGatedFs* fs_;
-  };
-
   void SetOpen(bool open) {
     std::lock_guard lock(mu_);
     open_ = open;

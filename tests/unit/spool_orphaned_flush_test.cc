@@ -12,6 +12,7 @@
 #include <spdlog/logger.h>
 #include <spdlog/sinks/base_sink.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include <string>
 #include <thread>
 
+#include "support/append_hook_fs.h"
 #include "support/temp_dir.h"
 #include "zkspool/spool.h"
 
@@ -55,40 +57,21 @@ class Flag {
   bool set_ = false;
 };
 
-// Table files block in Append until Open(); Entered() once one tried.
-class GatedTablesFs : public rocksdb::FileSystemWrapper {
+// Table files block in Append until Open(); entered() once one tried.
+class GatedTablesFs : public testing::AppendHookFs {
  public:
-  GatedTablesFs() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  GatedTablesFs()
+      : AppendHookFs([](const std::string& f) { return f.ends_with(".sst"); },
+                     [this](const std::string&) {
+                       entered_.Set();
+                       open_.WaitFor(60s);
+                       return IOStatus::OK();
+                     }) {}
   const char* Name() const override { return "GatedTablesFs"; }
   Flag& entered() { return entered_; }
   void Open() { open_.Set(); }
 
-  IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
-                           std::unique_ptr<rocksdb::FSWritableFile>* r, IODebugContext* d) override {
-    IOStatus s = target()->NewWritableFile(f, o, r, d);
-    if (s.ok() && f.ends_with(".sst")) *r = std::make_unique<GatedFile>(std::move(*r), this);
-    return s;
-  }
-
  private:
-  class GatedFile : public rocksdb::FSWritableFileOwnerWrapper {
-   public:
-    GatedFile(std::unique_ptr<rocksdb::FSWritableFile> f, GatedTablesFs* fs)
-        : FSWritableFileOwnerWrapper(std::move(f)), fs_(fs) {}
-    IOStatus Append(const rocksdb::Slice& data, const IOOptions& o, IODebugContext* d) override {
-      fs_->entered_.Set();
-      fs_->open_.WaitFor(60s);
-      return target()->Append(data, o, d);
-    }
-    IOStatus Append(const rocksdb::Slice& data, const IOOptions& o, const rocksdb::DataVerificationInfo&,
-                    IODebugContext* d) override {
-      return Append(data, o, d);
-    }
-
-   private:
-    GatedTablesFs* fs_;
-  };
-
   Flag entered_;
   Flag open_;
 };
@@ -96,18 +79,21 @@ class GatedTablesFs : public rocksdb::FileSystemWrapper {
 // While full, appends to the write-ahead log fail with ENOSPC and no space is free; creating
 // files still works, so the append's memtable switch (which creates the next log) succeeds and
 // schedules its flush before the write itself fails. Notes when a table file is created.
-class FullLogFs : public rocksdb::FileSystemWrapper {
+class FullLogFs : public testing::AppendHookFs {
  public:
-  FullLogFs() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  FullLogFs()
+      : AppendHookFs([](const std::string& f) { return f.ends_with(".log"); },
+                     [this](const std::string&) {
+                       return full_ ? IOStatus::NoSpace("test: No space left on device") : IOStatus::OK();
+                     }) {}
   const char* Name() const override { return "FullLogFs"; }
   void SetFull(bool full) { full_ = full; }
   Flag& table_created() { return table_created_; }
 
   IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
                            std::unique_ptr<rocksdb::FSWritableFile>* r, IODebugContext* d) override {
-    IOStatus s = target()->NewWritableFile(f, o, r, d);
+    IOStatus s = AppendHookFs::NewWritableFile(f, o, r, d);
     if (s.ok() && f.ends_with(".sst")) table_created_.Set();
-    if (s.ok() && f.ends_with(".log")) *r = std::make_unique<LogFile>(std::move(*r), this);
     return s;
   }
   IOStatus GetFreeSpace(const std::string& path, const IOOptions& o, uint64_t* free, IODebugContext* d) override {
@@ -117,21 +103,6 @@ class FullLogFs : public rocksdb::FileSystemWrapper {
   }
 
  private:
-  class LogFile : public rocksdb::FSWritableFileOwnerWrapper {
-   public:
-    LogFile(std::unique_ptr<rocksdb::FSWritableFile> f, FullLogFs* fs) : FSWritableFileOwnerWrapper(std::move(f)), fs_(fs) {}
-    IOStatus Append(const rocksdb::Slice& data, const IOOptions& o, IODebugContext* d) override {
-      return fs_->full_ ? IOStatus::NoSpace("test: No space left on device") : target()->Append(data, o, d);
-    }
-    IOStatus Append(const rocksdb::Slice& data, const IOOptions& o, const rocksdb::DataVerificationInfo&,
-                    IODebugContext* d) override {
-      return Append(data, o, d);
-    }
-
-   private:
-    FullLogFs* fs_;
-  };
-
   std::atomic<bool> full_{false};
   Flag table_created_;
 };
@@ -213,13 +184,13 @@ TEST(SpoolOrphanedFlushTest, AppendsWorkAgainWhenTheFailedAppendsFlushRanLate) {
   full->SetFull(true);
   auto refused = (*spool)->Append(Put("/spool/refused", 10));
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find("No space left on device"), std::string::npos) << refused.status().message();
+  EXPECT_NE(refused.status().message().find("No space left on device"), std::string::npos)
+      << refused.status().message();
 
   // 4. Only now does the flush thread reach the spool's flush: it either finds the database
   // recovering and writes a table, or (RocksDB's own Resume) finds it stopped and gives up.
   gated->Open();
-  ASSERT_TRUE(full->table_created().WaitFor(30s) || flush_error.WaitFor(30s))
-      << "the spool's flush never ran";
+  ASSERT_TRUE(full->table_created().WaitFor(30s) || flush_error.WaitFor(30s)) << "the spool's flush never ran";
 
   full->SetFull(false);
   const auto started = std::chrono::steady_clock::now();
