@@ -58,8 +58,41 @@ class ThreadGatedFs : public testing::AppendHookFs {
   bool open_ = true;
 };
 
+Intent Put(const std::string& path, const std::string& data) {
+  Intent intent;
+  intent.path = path;
+  intent.data = data;
+  return intent;
+}
+
 class DrainTest : public testing::RegistrarFixture {
  protected:
+  // A registrar whose recorder's spool writes stall until `gate` is opened (an open gate on
+  // destruction lets the registrar close: its close waits for the recorder).
+  struct RecordsStalled {
+    std::shared_ptr<ThreadGatedFs> gate = std::make_shared<ThreadGatedFs>("zkspool-record");
+    std::vector<uint64_t> tickets;
+    std::unique_ptr<Registrar> registrar;
+    ~RecordsStalled() { gate->Open(); }
+  };
+  // Watches the (single) server holds.
+  int64_t Watches() { return zk_->Mntr(0, "zk_watch_count").value_or(-1); }
+  // Spools `count` puts under `parent`, opens `out.registrar` with its records stalled and
+  // returns once ZooKeeper holds every node (none of them recorded yet).
+  void ApplyWithRecordsStalled(const std::string& parent, int count, RecordsStalled& out) {
+    std::vector<Intent> puts;
+    for (int i = 0; i < count; ++i) puts.push_back(Put(parent + "/n" + std::to_string(i), "w"));
+    out.tickets = Spool("spool", puts);
+    out.gate->Shut();
+    RegistrarOptions options = Options();
+    options.spool.file_system = out.gate;
+    out.registrar = Open(options);
+    ASSERT_NE(out.registrar, nullptr);
+    ZkProbe probe(zk_->ConnectString());
+    ASSERT_TRUE(Eventually([&] { return probe.Children(parent).size() == static_cast<size_t>(count); }, 30s))
+        << "applied while the records stall";
+  }
+
   // Appends `intents` straight to the spool, as a process that ran while ZooKeeper was away
   // would have left them, so that the registrar opened next finds one backlog.
   std::vector<uint64_t> Spool(const std::string& spool, const std::vector<Intent>& intents) {
@@ -87,13 +120,6 @@ class DrainTest : public testing::RegistrarFixture {
     return stat.czxid;
   }
 };
-
-Intent Put(const std::string& path, const std::string& data) {
-  Intent intent;
-  intent.path = path;
-  intent.data = data;
-  return intent;
-}
 
 TEST_F(DrainTest, BacklogUnderMissingParentsTakesOneWritePerMultiNotPerRegistration) {
   constexpr int kCount = 2000;
@@ -266,31 +292,17 @@ TEST_F(DrainTest, EveryWindowSizeDrainsToTheExactState) {
 // gated; with its options it never reopens or reuses one.)
 TEST_F(DrainTest, WatchesWaitUntilTheOutcomesAreRecorded) {
   constexpr int kCount = 1000;
-  std::vector<Intent> puts;
-  for (int i = 0; i < kCount; ++i) puts.push_back(Put("/watched/n" + std::to_string(i), "w"));
-  const std::vector<uint64_t> tickets = Spool("spool", puts);
-  auto fs = std::make_shared<ThreadGatedFs>("zkspool-record");
-  fs->Shut();
-  RegistrarOptions options = Options();
-  options.spool.file_system = fs;
-  auto registrar = Open(options);
-  ASSERT_NE(registrar, nullptr);
-  struct OpenAtExit {  // before the registrar goes: its close waits for the recorder
-    ThreadGatedFs* fs;
-    ~OpenAtExit() { fs->Open(); }
-  } open_at_exit{fs.get()};
-  ZkProbe probe(zk_->ConnectString());
-  ASSERT_TRUE(Eventually([&] { return probe.Children("/watched").size() == static_cast<size_t>(kCount); }, 30s))
-      << "applied while the records stall";
-  const auto watches = [&] { return zk_->Mntr(0, "zk_watch_count").value_or(-1); };
+  RecordsStalled stalled;
+  ASSERT_NO_FATAL_FAILURE(ApplyWithRecordsStalled("/watched", kCount, stalled));
   // The old order sent the watches within milliseconds of the last answer; now they are held
   // (for up to 2 s) while the write is under way.
-  EXPECT_TRUE(NeverWithin([&] { return watches() > 0; }, 1s)) << watches() << " watches while recording";
-  EXPECT_EQ(registrar->WaitApplied(tickets.back(), 10ms).status().code(), StatusCode::kTimedOut) << "recorded already";
+  EXPECT_TRUE(NeverWithin([&] { return Watches() > 0; }, 1s)) << Watches() << " watches while recording";
+  EXPECT_EQ(stalled.registrar->WaitApplied(stalled.tickets.back(), 10ms).status().code(), StatusCode::kTimedOut)
+      << "recorded already";
 
-  fs->Open();
-  ASSERT_NO_FATAL_FAILURE(WaitAll(*registrar, tickets));
-  EXPECT_TRUE(Eventually([&] { return watches() == kCount; }, 10s)) << watches() << " watches once recorded";
+  stalled.gate->Open();
+  ASSERT_NO_FATAL_FAILURE(WaitAll(*stalled.registrar, stalled.tickets));
+  EXPECT_TRUE(Eventually([&] { return Watches() == kCount; }, 10s)) << Watches() << " watches once recorded";
 }
 
 // The hold on watches is bounded: a recorder that stays busy (here: one write that does not
@@ -298,29 +310,15 @@ TEST_F(DrainTest, WatchesWaitUntilTheOutcomesAreRecorded) {
 // one pass of 200 per hold (which took 10 s for these 1,000).
 TEST_F(DrainTest, WatchesFlowOnceTheHoldRunsOutWhileTheRecorderStaysBusy) {
   constexpr int kCount = 1000;
-  std::vector<Intent> puts;
-  for (int i = 0; i < kCount; ++i) puts.push_back(Put("/held/n" + std::to_string(i), "w"));
-  const std::vector<uint64_t> tickets = Spool("spool", puts);
-  auto fs = std::make_shared<ThreadGatedFs>("zkspool-record");
-  fs->Shut();
-  RegistrarOptions options = Options();
-  options.spool.file_system = fs;
-  auto registrar = Open(options);
-  ASSERT_NE(registrar, nullptr);
-  struct OpenAtExit {
-    ThreadGatedFs* fs;
-    ~OpenAtExit() { fs->Open(); }
-  } open_at_exit{fs.get()};
-  ZkProbe probe(zk_->ConnectString());
-  ASSERT_TRUE(Eventually([&] { return probe.Children("/held").size() == static_cast<size_t>(kCount); }, 30s));
-  const auto watches = [&] { return zk_->Mntr(0, "zk_watch_count").value_or(-1); };
+  RecordsStalled stalled;
+  ASSERT_NO_FATAL_FAILURE(ApplyWithRecordsStalled("/held", kCount, stalled));
   // 2 s of hold, and time to spare: the old code had 200 out after 2 s and 400 after 4 s.
-  EXPECT_TRUE(Eventually([&] { return watches() == kCount; }, 3500ms)) << watches() << " watches after the hold";
-  EXPECT_EQ(registrar->WaitApplied(tickets.back(), 10ms).status().code(), StatusCode::kTimedOut)
+  EXPECT_TRUE(Eventually([&] { return Watches() == kCount; }, 3500ms)) << Watches() << " watches after the hold";
+  EXPECT_EQ(stalled.registrar->WaitApplied(stalled.tickets.back(), 10ms).status().code(), StatusCode::kTimedOut)
       << "the write was to be still stalled";
 
-  fs->Open();
-  ASSERT_NO_FATAL_FAILURE(WaitAll(*registrar, tickets));
+  stalled.gate->Open();
+  ASSERT_NO_FATAL_FAILURE(WaitAll(*stalled.registrar, stalled.tickets));
 }
 
 // While ZooKeeper is away the backlog is loaded, up to the bound on active paths and no
