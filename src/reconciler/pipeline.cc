@@ -24,10 +24,9 @@ constexpr size_t kMaxBatch = 1000;
 constexpr size_t kMaxBatchBytes = 256 * 1024;
 constexpr size_t kOpOverhead = 64;
 constexpr size_t kWatchesPerPass = 200;
-constexpr size_t kMaxKnownParents = 65'536;  // past this it starts over: a few parents made again
-
 // How long watches wait for a write of outcomes under way (WatchApplied).
 constexpr std::chrono::seconds kMaxWatchHold{2};
+constexpr size_t kMaxKnownParents = 65'536;  // past this it starts over: a few parents made again
 
 // What a keep_mode intent takes from the put before it (see ResolveKeepMode): its mode, not its
 // path and data, which would be a copy of each per loaded put.
@@ -287,6 +286,9 @@ void Reconciler::IssueReady() {
   // instead of after the loading and the first touch of the memory it takes (about 2.4 us per
   // path on a cold heap, against 0.1 us warm).
   LoadPending();
+  // Here, not in WatchApplied, which the returns below skip: a hold must end at any pass that
+  // finds the recorder idle, or one left over from before an outage would cut a later one short.
+  if (!recorder_->Busy()) watches_held_until_.reset();
   if (!connected_ || !session_saved_ || records_failing_ > 0) return;
   const auto now = Clock::now();
   WakeDelayed(now);
@@ -428,17 +430,14 @@ void Reconciler::IssueParents(const std::vector<std::string>& parents, const Int
 // that is what watches a node just made, as nothing is sent while the spool refuses outcomes.)
 void Reconciler::WatchApplied() {
   // The hold counts from the first pass in which watches were due while the recorder was busy,
-  // and ends at any pass that finds it idle: a hold left over from an earlier write must not
-  // cut the hold for a later one short. Once a hold has run out, watches flow at every pass
-  // until then: a recorder kept busy by a steady flow of intents would otherwise let one pass
-  // of watches out per hold.
-  const bool recording = recorder_->Busy();
-  if (!recording) watches_held_since_.reset();
+  // and ends at any pass that finds it idle (IssueReady). Once a hold has run out, watches flow
+  // at every pass until then: a recorder kept busy by a steady flow of intents would otherwise
+  // let one pass of watches out per hold.
   if (!connected_ || !ready_.empty() || ops_in_flight_ != 0 || to_watch_.empty()) return;
-  if (recording) {
+  if (recorder_->Busy()) {
     const auto now = Clock::now();
-    if (!watches_held_since_) watches_held_since_ = now;
-    if (now - *watches_held_since_ < kMaxWatchHold) return;
+    if (!watches_held_until_) watches_held_until_ = now + kMaxWatchHold;
+    if (now < *watches_held_until_) return;  // NextDeadline wakes us when it runs out
   }
   for (size_t i = 0; i < kWatchesPerPass && !to_watch_.empty(); ++i) {
     if (TakeWatch(to_watch_.front())) WatchNode(session_->handle(), to_watch_.front());

@@ -195,6 +195,9 @@ Reconciler::Clock::time_point Reconciler::NextDeadline(Clock::time_point now) co
     if (!delayed_.empty()) deadline = std::min(deadline, delayed_.begin()->first);
     if (!session_saved_) deadline = std::min(deadline, retry_save_at_);
     if (hold_until_ > now) deadline = std::min(deadline, hold_until_);
+    if (watches_held_until_ && *watches_held_until_ > now && !to_watch_.empty()) {
+      deadline = std::min(deadline, *watches_held_until_);
+    }
     // Held by the ceiling: wake when a token comes. Held by a full window: an answer wakes us.
     if (throttled_since_ && pacer_.NextToken(now) > now) deadline = std::min(deadline, pacer_.NextToken(now));
     // A call out past the pacer's cut line counts as late before its answer comes.

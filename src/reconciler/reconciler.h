@@ -263,7 +263,9 @@ class Reconciler : public CompletionSink {
   // Nested paths learn it only this way (a top-level path learns it from its own create).
   bool namespace_root_missing_ = false;
   size_t tracked_peak_ = 0;        // most paths tracked since memory was last handed back
-  std::optional<Clock::time_point> watches_held_since_;  // every pass since found the recorder busy
+  // When watches held back by a busy recorder may go anyway (WatchApplied); reset at any pass
+  // that finds the recorder idle.
+  std::optional<Clock::time_point> watches_held_until_;
 };
 
 }  // namespace zkspool
