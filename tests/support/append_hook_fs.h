@@ -37,7 +37,7 @@ class AppendHookFs : public rocksdb::FileSystemWrapper {
   class HookedFile : public rocksdb::FSWritableFileOwnerWrapper {
    public:
     HookedFile(std::unique_ptr<rocksdb::FSWritableFile> f, std::string name, Hook hook)
-        : FSWritableFileOwnerWrapper(std::move(f)), name_(std::move(name)), hook_(hook) {}
+        : FSWritableFileOwnerWrapper(std::move(f)), name_(std::move(name)), hook_(std::move(hook)) {}
     rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
                              rocksdb::IODebugContext* d) override {
       if (rocksdb::IOStatus s = hook_(name_); !s.ok()) return s;
