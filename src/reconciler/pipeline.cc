@@ -24,9 +24,10 @@ constexpr size_t kMaxBatch = 1000;
 constexpr size_t kMaxBatchBytes = 256 * 1024;
 constexpr size_t kOpOverhead = 64;
 constexpr size_t kWatchesPerPass = 200;
+constexpr size_t kMaxKnownParents = 65'536;  // past this it starts over: a few parents made again
+
 // How long watches wait for a write of outcomes under way (WatchApplied).
 constexpr std::chrono::seconds kMaxWatchHold{2};
-constexpr size_t kMaxKnownParents = 65'536;  // past this it starts over: a few parents made again
 
 // What a keep_mode intent takes from the put before it (see ResolveKeepMode): its mode, not its
 // path and data, which would be a copy of each per loaded put.
