@@ -431,9 +431,8 @@ void Reconciler::IssueParents(const std::vector<std::string>& parents, const Int
 // that is what watches a node just made, as nothing is sent while the spool refuses outcomes.)
 void Reconciler::WatchApplied() {
   // The hold counts from the first pass in which watches were due while the recorder was busy,
-  // and ends at any pass that finds it idle (IssueReady). Once a hold has run out, watches flow
-  // at every pass until then: a recorder kept busy by a steady flow of intents would otherwise
-  // let one pass of watches out per hold.
+  // and ends at any pass that finds it idle (IssueReady); once it has run out, watches go at
+  // every pass until then, not one pass per hold.
   if (!connected_ || !ready_.empty() || ops_in_flight_ != 0 || to_watch_.empty()) return;
   if (recorder_->Busy()) {
     const auto now = Clock::now();

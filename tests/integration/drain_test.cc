@@ -29,7 +29,7 @@ class ThreadGatedFs : public testing::AppendHookFs {
  public:
   explicit ThreadGatedFs(std::string thread)
       : AppendHookFs([](const std::string&) { return true; },
-                     [this](const std::string&) {
+                     [this] {
                        PassGate();
                        return rocksdb::IOStatus::OK();
                      }),

@@ -18,7 +18,7 @@ class AppendHookFs : public rocksdb::FileSystemWrapper {
   using Picker = std::function<bool(const std::string& file)>;
   // Runs in the appending thread before each Append to a picked file; a status that is not OK
   // fails that Append with it (and the data is not written).
-  using Hook = std::function<rocksdb::IOStatus(const std::string& file)>;
+  using Hook = std::function<rocksdb::IOStatus()>;
 
   AppendHookFs(Picker picks, Hook before_append,
                std::shared_ptr<rocksdb::FileSystem> base = rocksdb::FileSystem::Default())
@@ -29,18 +29,18 @@ class AppendHookFs : public rocksdb::FileSystemWrapper {
   rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
                                     std::unique_ptr<rocksdb::FSWritableFile>* r, rocksdb::IODebugContext* d) override {
     rocksdb::IOStatus s = target()->NewWritableFile(f, o, r, d);
-    if (s.ok() && picks_(f)) *r = std::make_unique<HookedFile>(std::move(*r), f, before_append_);
+    if (s.ok() && picks_(f)) *r = std::make_unique<HookedFile>(std::move(*r), before_append_);
     return s;
   }
 
  private:
   class HookedFile : public rocksdb::FSWritableFileOwnerWrapper {
    public:
-    HookedFile(std::unique_ptr<rocksdb::FSWritableFile> f, std::string name, Hook hook)
-        : FSWritableFileOwnerWrapper(std::move(f)), name_(std::move(name)), hook_(std::move(hook)) {}
+    HookedFile(std::unique_ptr<rocksdb::FSWritableFile> f, Hook hook)
+        : FSWritableFileOwnerWrapper(std::move(f)), hook_(std::move(hook)) {}
     rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
                              rocksdb::IODebugContext* d) override {
-      if (rocksdb::IOStatus s = hook_(name_); !s.ok()) return s;
+      if (rocksdb::IOStatus s = hook_(); !s.ok()) return s;
       return target()->Append(data, o, d);
     }
     rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
@@ -49,7 +49,6 @@ class AppendHookFs : public rocksdb::FileSystemWrapper {
     }
 
    private:
-    const std::string name_;
     const Hook hook_;
   };
 

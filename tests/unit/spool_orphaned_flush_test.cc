@@ -62,7 +62,7 @@ class GatedTablesFs : public testing::AppendHookFs {
  public:
   GatedTablesFs()
       : AppendHookFs([](const std::string& f) { return f.ends_with(".sst"); },
-                     [this](const std::string&) {
+                     [this] {
                        entered_.Set();
                        open_.WaitFor(60s);
                        return IOStatus::OK();
@@ -83,9 +83,7 @@ class FullLogFs : public testing::AppendHookFs {
  public:
   FullLogFs()
       : AppendHookFs([](const std::string& f) { return f.ends_with(".log"); },
-                     [this](const std::string&) {
-                       return full_ ? IOStatus::NoSpace("test: No space left on device") : IOStatus::OK();
-                     }) {}
+                     [this] { return full_ ? IOStatus::NoSpace("test: No space left on device") : IOStatus::OK(); }) {}
   const char* Name() const override { return "FullLogFs"; }
   void SetFull(bool full) { full_ = full; }
   Flag& table_created() { return table_created_; }
